@@ -1,0 +1,84 @@
+# ustatic: static calls and static keys for multithreaded Linux programs.
+# `make` builds build/libustatic.{so,a}; `make check` runs every test;
+# `make run` runs the showcase; `make bench` runs the benchmarks.
+
+CC       ?= gcc
+PREFIX   ?= /usr/local
+LIBDIR   ?= $(PREFIX)/lib
+INCDIR   ?= $(PREFIX)/include
+MANDIR   ?= $(PREFIX)/share/man
+B        ?= build
+VERSION  := 0.1.0
+
+WARN     := -Wall -Wextra -Werror
+CFLAGS   ?= -O2 -g
+BASE     := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc
+LIBFLAGS := $(BASE) -fPIC -fvisibility=hidden
+LDLIBS   := -lpthread -ldl
+
+ARCH     ?= $(shell $(CC) -dumpmachine | cut -d- -f1)
+ifeq ($(ARCH),x86_64)
+ARCH_SRC := $(wildcard src/arch/x86_64*.c)
+endif
+LIB_SRC  := $(wildcard src/*.c) $(ARCH_SRC)
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
+
+TEST_SRC := $(wildcard test/*.c)
+TESTS    := $(TEST_SRC:test/%.c=$(B)/test/%)
+TEST_LIBS := $(patsubst test/lib/%.c,$(B)/test/lib%.so,$(wildcard test/lib/*.c))
+
+all: $(B)/libustatic.so $(B)/libustatic.a $(B)/ustatic.pc
+
+$(B)/obj/%.o: %.c $(wildcard include/*.h src/*.h src/arch/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LIBFLAGS) -c $< -o $@
+
+$(B)/libustatic.so: $(LIB_OBJ) src/libustatic.map
+	$(CC) $(CFLAGS) -shared -Wl,--version-script=src/libustatic.map \
+		-Wl,-soname,libustatic.so.0 $(LIB_OBJ) -o $@ $(LDLIBS)
+
+$(B)/libustatic.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/ustatic.pc: ustatic.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# Tests link the static archive: they may call the library's internal
+# (hidden) layers directly. Multi-object tests add their own .so files.
+$(B)/test/%: test/%.c test/test.h $(B)/libustatic.a $(TEST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE) -rdynamic $< -o $@ $(B)/libustatic.a \
+		-L$(B)/test -Wl,-rpath,'$$ORIGIN' $(TEST_LDFLAGS_$*) $(LDLIBS)
+
+$(B)/test/lib%.so: test/lib/%.c include/ustatic.h $(B)/libustatic.so
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE) -fPIC -shared $< -o $@ -L$(B) -lustatic \
+		-Wl,-rpath,'$$ORIGIN/..'
+
+TEST_LDFLAGS_multi_object := -lmo_key
+
+tests: $(TESTS)
+
+check: all tests
+	@test/run-tests.sh $(TESTS)
+
+run: all
+	$(MAKE) -s -C examples showcase
+	./examples/showcase
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) $(DESTDIR)$(MANDIR)/man3
+	install -m 644 include/ustatic.h $(DESTDIR)$(INCDIR)/
+	install -m 755 $(B)/libustatic.so $(DESTDIR)$(LIBDIR)/libustatic.so.$(VERSION)
+	ln -sf libustatic.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libustatic.so.0
+	ln -sf libustatic.so.0 $(DESTDIR)$(LIBDIR)/libustatic.so
+	install -m 644 $(B)/libustatic.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(B)/ustatic.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	for m in man/*.3; do [ -e "$$m" ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man3/ || true; done
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all tests check run install clean
+.SECONDARY:

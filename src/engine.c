@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "debug.h"
+#include "engine.h"
+#include "sync.h"
+#include "trap.h"
+#include "writer.h"
+
+static pthread_mutex_t engine_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+void us_engine_lock(void)
+{
+	pthread_mutex_lock(&engine_mutex);
+}
+
+void us_engine_unlock(void)
+{
+	pthread_mutex_unlock(&engine_mutex);
+}
+
+static int cmp_patch(const void *a, const void *b)
+{
+	const struct us_patch *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static int check_shape(struct us_patch *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].addr || v[i].len < 1 || v[i].len > US_INSN_MAX)
+			return us_fail(-EINVAL, "engine: bad entry");
+		if (!us_arch_can_emulate(v[i].new, v[i].len))
+			return us_fail(-EINVAL, "engine: new bytes are not one "
+				       "instruction the engine may patch in");
+		if (i && v[i - 1].addr + v[i - 1].len > v[i].addr)
+			return us_fail(-EINVAL, "engine: overlapping entries");
+	}
+	return 0;
+}
+
+/*
+ * Compares every site with its expected bytes; drops entries that already
+ * hold their new bytes. Returns the number left, or -errno.
+ */
+static long check_sites(struct us_patch *v, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!memcmp(v[i].addr, v[i].new, v[i].len))
+			continue;
+		if (memcmp(v[i].addr, v[i].old, v[i].len)) {
+			us_log("engine: unexpected bytes at %p", (void *)v[i].addr);
+			if (v[i].addr[0] == US_TRAP_BYTE && v[i].old[0] != US_TRAP_BYTE)
+				return us_fail(-EBUSY, "engine: a breakpoint we "
+					       "did not place sits on a site");
+			return us_fail(-EILSEQ, "engine: site holds other "
+				       "bytes than expected");
+		}
+		v[k++] = v[i];
+	}
+	return (long)k;
+}
+
+static uint8_t guard_of(const struct us_patch *p, bool trap_free)
+{
+	return trap_free ? p->trapfree_guard : US_TRAP_BYTE;
+}
+
+static int write_first_bytes(struct us_patch *v, size_t n, bool trap_free,
+			     bool final)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t b = final ? v[i].new[0] : guard_of(&v[i], trap_free);
+
+		if (v[i].addr[0] != b) {
+			int err = us_writer_write(v[i].addr, &b, 1);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+/* Returns 1 if a tail was written, 0 if none differed, or -errno. */
+static int write_tails(struct us_patch *v, size_t n)
+{
+	int wrote = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].len < 2 || !memcmp(v[i].addr + 1, v[i].new + 1, v[i].len - 1))
+			continue;
+		int err = us_writer_write(v[i].addr + 1, v[i].new + 1, v[i].len - 1);
+		if (err)
+			return err;
+		wrote = 1;
+	}
+	return wrote;
+}
+
+/* Undoes phase 1: the old first bytes with the old tails are the old code. */
+static void restore_first_bytes(struct us_patch *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].addr[0] != v[i].old[0])
+			us_writer_write(v[i].addr, v[i].old, 1);
+	us_sync_cores();
+}
+
+/*
+ * After the guards are visible everywhere nothing can run a torn
+ * instruction, so later rounds are retried and the batch completed rather
+ * than unwound (unwinding would need the very syncs that failed).
+ */
+static void sync_forward(const char *when)
+{
+	for (int i = 0; i < 3; i++)
+		if (!us_sync_cores())
+			return;
+	us_log("engine: sync after %s failed; batch completed anyway", when);
+}
+
+static int run_phases(struct us_patch *v, size_t n, bool trap_free)
+{
+	int err, tails;
+
+	err = write_first_bytes(v, n, trap_free, false);
+	if (!err)
+		err = us_sync_cores();
+	if (err) {
+		restore_first_bytes(v, n);
+		return err;
+	}
+	tails = write_tails(v, n);
+	if (tails > 0)
+		sync_forward("tails");
+	err = write_first_bytes(v, n, trap_free, true);
+	sync_forward("first bytes");
+	if (tails < 0)
+		return tails;
+	return err;
+}
+
+static int choose_mode(const struct us_patch *v, size_t n, bool *trap_free)
+{
+	if (us_trap_usable()) {
+		*trap_free = false;
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!v[i].trapfree_guard)
+			return us_fail(-EDEADLK, "engine: int3 needed but traps "
+				       "are unusable (SIGTRAP blocked or handler "
+				       "replaced)");
+	*trap_free = true;
+	return 0;
+}
+
+static int apply_locked(struct us_patch *v, size_t n)
+{
+	struct us_range *ranges;
+	bool trap_free;
+	long left = check_sites(v, n);
+	int err;
+
+	if (left <= 0)
+		return (int)left;
+	n = (size_t)left;
+	err = choose_mode(v, n, &trap_free);
+	if (err)
+		return err;
+	ranges = malloc(n * sizeof(*ranges));
+	if (!ranges)
+		return us_fail(-ENOMEM, "engine: batch");
+	for (size_t i = 0; i < n; i++)
+		ranges[i] = (struct us_range){ (uintptr_t)v[i].addr,
+					       (uintptr_t)v[i].addr + v[i].len };
+	err = us_writer_begin(ranges, n);
+	free(ranges);
+	if (err)
+		return err;
+	if (!trap_free)
+		us_trap_publish(v, n);
+	err = run_phases(v, n, trap_free);
+	if (!trap_free) {
+		if (!err)
+			us_trap_remember(v, n);
+		us_trap_unpublish();
+	}
+	us_writer_end();
+	if (!err) {
+		US_COUNT(batches, 1);
+		US_COUNT(patches, n);
+		if (trap_free)
+			US_COUNT(trap_free_batches, 1);
+	}
+	return err;
+}
+
+int us_engine_apply(struct us_patch *v, size_t n)
+{
+	int err;
+
+	if (!n)
+		return 0;
+	if (!US_ARCH_PATCHES_CODE)
+		return us_fail(-EOPNOTSUPP, "engine: no code patching on this arch");
+	qsort(v, n, sizeof(*v), cmp_patch);
+	err = check_shape(v, n);
+	if (!err) {
+		us_engine_lock();
+		err = apply_locked(v, n);
+		us_engine_unlock();
+	}
+	if (err)
+		US_COUNT(refused, 1);
+	return err;
+}

@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Object registration. Each object's constructor hands us the bounds of
+ * its ustatic_tramps, ustatic_sites and ustatic_jumps sections; we turn
+ * them into trampolines, call sites and jump entries, then patch the
+ * object's code to match the current value of every key it uses.
+ */
+#include <errno.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "init.h"
+#include "registry.h"
+#if US_ARCH_PATCHES_CODE
+#include "arch/x86_64_insn.h"
+#endif
+
+/* Section entry formats, as the public header's asm emits them. */
+struct tramp_entry {
+	void *tramp;
+	struct static_call_key *key;
+};
+struct site_entry {
+	int32_t marker;			/* self-relative */
+	int32_t tramp;			/* self-relative */
+};
+struct jump_entry {
+	int32_t code, target, keyref;	/* self-relative */
+	uint32_t likely;
+};
+
+/* How far past a marker the call it announces may be. */
+#define MARKER_WINDOW_BYTES 256
+#define MARKER_WINDOW_INSNS 48
+
+struct us_object *us_objects;
+static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+void us_registry_lock(void)
+{
+	pthread_mutex_lock(&registry_mutex);
+}
+
+void us_registry_unlock(void)
+{
+	pthread_mutex_unlock(&registry_mutex);
+}
+
+int us_patch_vec_push(struct us_patch_vec *pv, const struct us_patch *p)
+{
+	if (pv->n == pv->cap) {
+		size_t cap = pv->cap ? pv->cap * 2 : 64;
+		struct us_patch *v = realloc(pv->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		pv->v = v;
+		pv->cap = cap;
+	}
+	pv->v[pv->n++] = *p;
+	return 0;
+}
+
+void us_patch_vec_free(struct us_patch_vec *pv)
+{
+	free(pv->v);
+	*pv = (struct us_patch_vec){ 0 };
+}
+
+static void *rel(const int32_t *field)
+{
+	return (uint8_t *)field + *field;
+}
+
+/* The executable segment holding `at`: where decoding must stop. */
+struct segment_query {
+	uintptr_t at, start, end;
+};
+
+static int find_segment(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct segment_query *q = arg;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) &&
+		    q->at >= s && q->at < s + ph->p_memsz) {
+			q->start = s;
+			q->end = s + ph->p_memsz;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int cmp_tramp(const void *a, const void *b)
+{
+	const struct us_tramp *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static struct us_tramp *tramp_at(struct us_object *o, uint8_t *addr)
+{
+	struct us_tramp k = { .addr = addr };
+
+	return bsearch(&k, o->tramps, o->ntramps, sizeof(k), cmp_tramp);
+}
+
+static int read_tramps(struct us_object *o, const struct ustatic_object_tables *t)
+{
+	const struct tramp_entry *b = t->tramps_start, *e = t->tramps_stop;
+
+	o->ntramps = b ? (size_t)(e - b) : 0;
+	o->tramps = calloc(o->ntramps + 1, sizeof(*o->tramps));
+	if (!o->tramps)
+		return -ENOMEM;
+	for (size_t i = 0; i < o->ntramps; i++)
+		o->tramps[i] = (struct us_tramp){ .addr = b[i].tramp,
+						  .key = b[i].key, .obj = o };
+	qsort(o->tramps, o->ntramps, sizeof(*o->tramps), cmp_tramp);
+	US_COUNT(trampolines, o->ntramps);
+	return 0;
+}
+
+#if US_ARCH_PATCHES_CODE
+static int push_site(struct us_site **v, size_t *n, size_t *cap, struct us_site s)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		struct us_site *nv = realloc(*v, c * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = c;
+	}
+	(*v)[(*n)++] = s;
+	return 0;
+}
+
+/*
+ * Decodes forward from a marker, one whole instruction at a time, and
+ * collects every call/jmp/jcc rel32 to `tramp`. Returns how many it found.
+ */
+static long scan_marker(uint8_t *p, const struct segment_query *seg,
+			uint8_t *tramp, struct us_site **v, size_t *n,
+			size_t *cap)
+{
+	uint8_t *end = p + MARKER_WINDOW_BYTES;
+	long found = 0;
+
+	if ((uintptr_t)end > seg->end)
+		end = (uint8_t *)seg->end;
+	for (int i = 0; i < MARKER_WINDOW_INSNS && p < end; i++) {
+		int len = us_x86_insn_len(p, (size_t)(end - p)), blen;
+		bool is_call;
+
+		if (len <= 0)
+			break;
+		if (x86_branch_target(p, &blen, &is_call) == (uintptr_t)tramp &&
+		    blen == len) {
+			struct us_site s = { p, is_call ? US_SITE_CALL :
+					     p[0] == X86_JMP32 ? US_SITE_TAIL :
+					     US_SITE_JCC, p[1] & 0xf };
+			if (push_site(v, n, cap, s))
+				return -ENOMEM;
+			found++;
+		}
+		p += len;
+	}
+	return found;
+}
+
+static int cmp_site(const void *a, const void *b)
+{
+	const struct us_site *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static int read_sites(struct us_object *o, const struct ustatic_object_tables *t)
+{
+	const struct site_entry *b = t->sites_start, *e = t->sites_stop;
+	struct segment_query seg = { .at = (uintptr_t)t->id };
+	struct us_site *v = NULL;
+	size_t n = 0, cap = 0, k = 0;
+
+	if (!b || b == e)
+		return 0;
+	dl_iterate_phdr(find_segment, &seg);
+	for (; b < e; b++) {
+		uint8_t *marker = rel(&b->marker), *tr = rel(&b->tramp);
+		long got = 0;
+
+		if ((uintptr_t)marker >= seg.start && (uintptr_t)marker < seg.end)
+			got = scan_marker(marker, &seg, tr, &v, &n, &cap);
+		if (got < 0) {
+			free(v);
+			return -ENOMEM;
+		}
+		if (got == 0)
+			US_COUNT(call_markers, 1);
+	}
+	/* Several markers can lead to one site: keep each site once. */
+	qsort(v, n, sizeof(*v), cmp_site);
+	for (size_t i = 0; i < n; i++)
+		if (!k || v[k - 1].addr != v[i].addr)
+			v[k++] = v[i];
+	o->sites = v;
+	o->nsites = k;
+	US_COUNT(call_sites, k);
+	return 0;
+}
+
+/* Sites grouped by the trampoline they call, so a key finds its own. */
+static void attach_sites(struct us_object *o)
+{
+	for (size_t i = 0; i < o->nsites; i++) {
+		int len;
+		bool is_call;
+		uint8_t *to = (uint8_t *)x86_branch_target(o->sites[i].addr, &len,
+							   &is_call);
+		struct us_tramp *tr = tramp_at(o, to);
+
+		if (tr)
+			tr->nsites++;
+	}
+	/* Counting sort: place each site in its trampoline's slice. */
+	struct us_site *sorted = malloc((o->nsites + 1) * sizeof(*sorted));
+	size_t pos = 0;
+
+	if (!sorted) {
+		/* Out of memory: every site stays on its trampoline. */
+		for (size_t t = 0; t < o->ntramps; t++)
+			o->tramps[t].nsites = 0;
+		return;
+	}
+	for (size_t t = 0; t < o->ntramps; t++) {
+		o->tramps[t].sites = sorted + pos;
+		pos += o->tramps[t].nsites;
+		o->tramps[t].nsites = 0;
+	}
+	for (size_t i = 0; i < o->nsites; i++) {
+		int len;
+		bool is_call;
+		struct us_tramp *tr = tramp_at(o, (uint8_t *)x86_branch_target(
+						   o->sites[i].addr, &len, &is_call));
+		if (tr)
+			tr->sites[tr->nsites++] = o->sites[i];
+	}
+	free(o->sites);
+	o->sites = sorted;
+}
+#else
+static int read_sites(struct us_object *o, const struct ustatic_object_tables *t)
+{
+	(void)o, (void)t;
+	return 0;
+}
+
+static void attach_sites(struct us_object *o)
+{
+	(void)o;
+}
+#endif
+
+static int read_jumps(struct us_object *o, const struct ustatic_object_tables *t)
+{
+	const struct jump_entry *b = t->jumps_start, *e = t->jumps_stop;
+
+	o->njumps = b ? (size_t)(e - b) : 0;
+	o->jumps = calloc(o->njumps + 1, sizeof(*o->jumps));
+	if (!o->jumps)
+		return -ENOMEM;
+	for (size_t i = 0; i < o->njumps; i++) {
+		struct static_key **ref = rel(&b[i].keyref);
+
+		o->jumps[i] = (struct us_jump){ rel(&b[i].code), rel(&b[i].target),
+						*ref, b[i].likely != 0 };
+	}
+	US_COUNT(jump_entries, o->njumps);
+	return 0;
+}
+
+static void free_object(struct us_object *o)
+{
+	free(o->tramps);
+	free(o->sites);
+	free(o->jumps);
+	free(o);
+}
+
+static struct us_object *find_object(const void *id, struct us_object ***link)
+{
+	struct us_object **l = &us_objects;
+
+	for (; *l; l = &(*l)->next)
+		if ((*l)->id == id)
+			break;
+	if (link)
+		*link = l;
+	return *l;
+}
+
+/* Brings the new object's code in line with every key's current value. */
+static void align_object(struct us_object *o)
+{
+	struct us_patch_vec pv = { 0 };
+	int err = us_static_call_plan_object(o, &pv);
+
+	if (!err)
+		err = us_static_key_plan_object(o, &pv);
+	if (!err)
+		err = us_engine_apply(pv.v, pv.n);
+	us_static_call_commit_object(o, !err);
+	if (err)
+		us_log("registry: object %p stays unpatched (%d): static calls "
+		       "run through their trampolines' indirect form", o->id, err);
+	us_patch_vec_free(&pv);
+}
+
+void __ustatic_register_object(const struct ustatic_object_tables *t)
+{
+	struct us_object *o;
+
+	us_init();
+	us_registry_lock();
+	if (find_object(t->id, NULL))
+		goto out;
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		goto fail;
+	o->id = t->id;
+	o->ret_stub = (uint8_t *)t->ret_stub;
+	o->ret0_stub = (uint8_t *)t->ret0_stub;
+	if (read_tramps(o, t) || read_sites(o, t) || read_jumps(o, t)) {
+		free_object(o);
+		goto fail;
+	}
+	attach_sites(o);
+	align_object(o);
+	o->next = us_objects;
+	us_objects = o;
+	US_COUNT(objects, 1);
+	goto out;
+fail:
+	us_log("registry: out of memory registering object %p", t->id);
+out:
+	us_registry_unlock();
+}
+
+void __ustatic_unregister_object(const struct ustatic_object_tables *t)
+{
+	struct us_object **link, *o;
+
+	us_registry_lock();
+	o = find_object(t->id, &link);
+	if (o) {
+		*link = o->next;
+		US_COUNT(objects, -1UL);
+		free_object(o);
+	}
+	us_registry_unlock();
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Cross-core serialization: after it returns, every thread of the process
+ * has executed a serializing instruction (Intel SDM 8.1.3) or a context
+ * synchronization event (Arm ARM), so none runs stale code bytes.
+ * membarrier(PRIVATE_EXPEDITED_SYNC_CORE), registered at start-up while
+ * single-threaded, or a signal sent to every thread and acknowledged.
+ */
+#ifndef USTATIC_SYNC_H
+#define USTATIC_SYNC_H
+
+/* Reads USTATIC_SYNC=auto|membarrier|signal, registers membarrier. */
+void us_sync_init(void);
+
+/* One serialization round on every thread. 0 or -errno (-ETIMEDOUT when a
+ * thread did not acknowledge the signal in time). */
+int us_sync_cores(void);
+
+/* Number of threads in the process (from /proc/self/task), or -errno. */
+int us_thread_count(void);
+
+/* enum ustatic_sync_method; and a test hook to switch methods. */
+int us_sync_method(void);
+int us_sync_force(int method);
+
+#endif

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The text writer: puts bytes into live code without ever making a page
+ * non-executable. Methods, tried in order: mprotect(RWX) per touched page
+ * run, restored afterwards; pwrite() to /proc/self/mem, which keeps W^X and
+ * works under PR_SET_MDWE and seccomp W^X filters; none (degraded mode).
+ */
+#ifndef USTATIC_WRITER_H
+#define USTATIC_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct us_range {
+	uintptr_t start, end;		/* [start, end) bytes to be written */
+};
+
+/* Reads USTATIC_WRITE=auto|mprotect|procmem|none, opens /proc/self/mem. */
+void us_writer_init(void);
+/* In a fork child: the inherited /proc/self/mem fd writes the parent. */
+void us_writer_after_fork(void);
+
+/*
+ * Opens a write window on sorted ranges: after 0, us_writer_write() may
+ * write inside them until us_writer_end(). -EPERM when no method works.
+ */
+int us_writer_begin(const struct us_range *r, size_t n);
+int us_writer_write(void *dst, const void *src, size_t len);
+void us_writer_end(void);
+
+/* enum ustatic_write_method */
+int us_writer_method(void);
+/* For tests: switch methods at run time (-EINVAL for an unusable one). */
+int us_writer_force(int method);
+
+#endif
