@@ -236,11 +236,15 @@ bool us_trap_usable(void)
 		us_log("trap: our SIGTRAP handler was replaced");
 		return false;
 	}
-	if (any_thread_blocks_sigtrap()) {
-		us_log("trap: a thread blocks SIGTRAP; an int3 would kill it");
-		return false;
+	/* glibc blocks every signal in a new thread until it is set up:
+	 * only a block that persists is a thread that would die. */
+	for (int i = 0; i < 20; i++) {
+		if (!any_thread_blocks_sigtrap())
+			return true;
+		usleep(50);
 	}
-	return true;
+	us_log("trap: a thread blocks SIGTRAP; an int3 would kill it");
+	return false;
 }
 
 void us_trap_publish(const struct us_patch *v, size_t n)

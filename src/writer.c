@@ -84,7 +84,8 @@ struct mapping {
 	int prot;
 };
 
-static int read_maps(struct mapping **out, size_t *count)
+/* Mappings up to `limit` (the lines are sorted by address). */
+static int read_maps(uintptr_t limit, struct mapping **out, size_t *count)
 {
 	size_t cap = 64, n = 0, len = 0, bufcap = 1 << 16;
 	char *buf = malloc(bufcap), *line, *save;
@@ -111,6 +112,8 @@ static int read_maps(struct mapping **out, size_t *count)
 
 		if (sscanf(line, "%lx-%lx %4s", &s, &e, p) != 3)
 			continue;
+		if (s >= limit)
+			break;
 		if (n == cap) {
 			struct mapping *nm = realloc(m, (cap *= 2) * sizeof(*m));
 			if (!nm)
@@ -159,7 +162,7 @@ static int plan_runs(const struct us_range *r, size_t n)
 	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
 	struct mapping *maps;
 	size_t nmaps, cap = 16;
-	int err = read_maps(&maps, &nmaps);
+	int err = read_maps(n ? r[n - 1].end : 0, &maps, &nmaps);
 
 	if (err)
 		return err;

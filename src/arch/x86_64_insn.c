@@ -70,7 +70,7 @@ static const char map2[16][17] = {
 	"BBBBmmm.*mxxmmmm", /* 7_: 70-73 shuffles/shifts ib, 77 emms, 78 vmread/extrq */
 	"JJJJJJJJJJJJJJJJ", /* 8_: jcc rel32 */
 	"mmmmmmmmmmmmmmmm", /* 9_: setcc */
-	"...mBmxx...mBmmm", /* A_: shld/shrd ib, AE group 15 */
+	"...mBmmm...mBmmm", /* A_: shld/shrd ib, A6/A7 VIA PadLock, AE grp 15 */
 	"mmmmmmmm*mBmmmmm", /* B_: B8 popcnt needs F3, BA group 8 ib */
 	"mmBmBBBm........", /* C_: cmpps/pinsrw/pextrw/shufps ib; bswap */
 	"mmmmmmmmmmmmmmmm", /* D_ */

@@ -1,0 +1,126 @@
+/*
+ * Concurrent stress of the engine: worker threads call a trampoline-like
+ * `jmp rel32` stub and a `call rel32` site while the main thread retargets
+ * both in batches, under each writer x sync method (one child process each).
+ * Every result is checked against the targets valid during the call:
+ * those committed before it started up to those pending when it ended.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <ustatic.h>
+
+#include "engine.h"
+#include "sync.h"
+#include "writer.h"
+#include "stubs.h"
+#include "test.h"
+
+#define WORKERS 2
+
+static unsigned long done_seq, pending_seq;	/* target of seq s: s % 4 */
+static bool stop;
+static unsigned long wrong, calls;
+
+static bool valid(int r, unsigned long d0, unsigned long p1)
+{
+	if (p1 - d0 >= 4)
+		return true;
+	for (unsigned long s = d0; s <= p1; s++)
+		if ((int)(s % 4) == r)
+			return true;
+	return false;
+}
+
+static void *worker(void *arg)
+{
+	unsigned long n = 0, bad = 0;
+
+	(void)arg;
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		unsigned long d0 = __atomic_load_n(&done_seq, __ATOMIC_ACQUIRE);
+		int a = stub_jmp(), b = stub_call();
+		unsigned long p1 = __atomic_load_n(&pending_seq, __ATOMIC_ACQUIRE);
+
+		bad += !valid(a, d0, p1) + !valid(b, d0, p1);
+		n += 2;
+	}
+	__atomic_fetch_add(&wrong, bad, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&calls, n, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int run(int wm, int sm, long max_batches, double max_secs)
+{
+	pthread_t th[WORKERS];
+	struct us_patch p[2];
+	unsigned long s = 0;
+	double t0 = now();
+
+	CHECK_EQ(us_writer_force(wm), 0);
+	CHECK_EQ(us_sync_force(sm), 0);
+	for (int i = 0; i < WORKERS; i++)
+		pthread_create(&th[i], NULL, worker, NULL);
+	while ((long)s < max_batches && now() - t0 < max_secs) {
+		int from = s % 4, to = (s + 1) % 4;
+
+		p[0] = (struct us_patch){ .addr = (uint8_t *)stub_jmp, .len = 5 };
+		stub_encode(p[0].old, 0xe9, p[0].addr, stub_targets[from]);
+		stub_encode(p[0].new, 0xe9, p[0].addr, stub_targets[to]);
+		p[1] = (struct us_patch){ .addr = stub_call_site, .len = 5 };
+		stub_encode(p[1].old, 0xe8, p[1].addr, stub_targets[from]);
+		stub_encode(p[1].new, 0xe8, p[1].addr, stub_targets[to]);
+		__atomic_store_n(&pending_seq, s + 1, __ATOMIC_SEQ_CST);
+		CHECK_EQ(us_engine_apply(p, 2), 0);
+		__atomic_store_n(&done_seq, ++s, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
+	for (int i = 0; i < WORKERS; i++)
+		pthread_join(th[i], NULL);
+	struct ustatic_stats st;
+	ustatic_get_stats(&st);
+	printf("writer %d sync %d: %lu batches (%lu retargets) in %.1fs, "
+	       "%lu calls checked, %lu wrong, %lu traps emulated, %lu late\n",
+	       wm, sm, s, 2 * s, now() - t0, calls, wrong, st.traps,
+	       st.late_traps);
+	CHECK_EQ(wrong, 0);
+	CHECK(calls > 0);
+	return 0;
+}
+
+int main(void)
+{
+	static const int cfg[4][2] = {
+		{ USTATIC_WRITE_MPROTECT, USTATIC_SYNC_MEMBARRIER },
+		{ USTATIC_WRITE_PROCMEM, USTATIC_SYNC_MEMBARRIER },
+		{ USTATIC_WRITE_MPROTECT, USTATIC_SYNC_SIGNAL },
+		{ USTATIC_WRITE_PROCMEM, USTATIC_SYNC_SIGNAL },
+	};
+	int failed = 0;
+
+	for (int i = 0; i < 4; i++) {
+		pid_t pid = fork();
+		int status;
+
+		if (pid == 0)
+			exit(run(cfg[i][0], cfg[i][1], test_scale(200000), 4.0));
+		fflush(stdout);
+		waitpid(pid, &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			fprintf(stderr, "config %d failed (status 0x%x)\n", i, status);
+			failed = 1;
+		}
+	}
+	return failed;
+}

@@ -1,0 +1,139 @@
+/* Engine unit tests: encoders, all-or-nothing validation, both writers,
+ * both sync methods, and the trap handler's emulation. */
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/mman.h>
+#include <ustatic.h>
+
+#include "engine.h"
+#include "sync.h"
+#include "writer.h"
+#include "stubs.h"
+#include "test.h"
+
+static struct us_patch jmp_patch(uint8_t *at, int from, int to)
+{
+	struct us_patch p = { .addr = at, .len = 5 };
+
+	stub_encode(p.old, 0xe9, at, stub_targets[from]);
+	stub_encode(p.new, 0xe9, at, stub_targets[to]);
+	return p;
+}
+
+static void test_encoders(void)
+{
+	uint8_t b[6];
+	int len;
+	bool call;
+
+	CHECK_EQ(x86_encode_call(b, 0x1000, 0x2000), 0);
+	CHECK(b[0] == 0xe8 && x86_branch_target(b, &len, &call) == (uintptr_t)b + 0x1000);
+	CHECK(call && len == 5);
+	CHECK_EQ(x86_encode_jmp(b, 0, 0x100000000ULL), -ERANGE);
+	CHECK_EQ(x86_encode_jcc(b, 0x1000, 0x5, 0x1010), 0);
+	CHECK(b[0] == 0x0f && b[1] == 0x85);
+	x86_encode_nop5(b);
+	CHECK(x86_can_emulate(b, 5));
+	x86_encode_xor5(b);
+	CHECK(x86_can_emulate(b, 5) && b[3] == 0x31 && b[4] == 0xc0);
+	/* Refused: two instructions, padding after a non-transfer, junk. */
+	static const uint8_t two[5] = { 0x90, 0x90, 0x90, 0x90, 0x90 };
+	static const uint8_t movpad[5] = { 0x89, 0xc0, 0xcc, 0xcc, 0xcc };
+	CHECK(!x86_can_emulate(two, 5));
+	CHECK(!x86_can_emulate(movpad, 5));
+	static const uint8_t retpad[5] = { 0xc3, 0xcc, 0xcc, 0xcc, 0xcc };
+	CHECK(x86_can_emulate(retpad, 5));
+	CHECK(!x86_can_emulate(b, 4));
+}
+
+/* One bad entry among good ones: nothing at all is written. */
+static void test_all_or_nothing(void)
+{
+	struct us_patch v[3];
+	uint8_t before[15];
+
+	memcpy(before, stub_many, 15);
+	for (int i = 0; i < 3; i++) {
+		v[i] = (struct us_patch){ .addr = stub_many + 5 * i, .len = 5 };
+		memcpy(v[i].old, stub_many + 5 * i, 5);
+		stub_encode(v[i].new, 0xe9, v[i].addr, target_1);
+	}
+	v[1].old[2] ^= 0xff;		/* a mismatch in the middle */
+	CHECK_EQ(us_engine_apply(v, 3), -EILSEQ);
+	CHECK(!memcmp(before, stub_many, 15));
+	v[1].old[2] ^= 0xff;
+	v[2].new[0] = 0x90;		/* not an instruction we patch in */
+	CHECK_EQ(us_engine_apply(v, 3), -EINVAL);
+	CHECK(!memcmp(before, stub_many, 15));
+	v[2] = v[1];			/* overlapping entries */
+	v[2].addr += 2;
+	CHECK_EQ(us_engine_apply(v, 3), -EINVAL);
+	CHECK(!memcmp(before, stub_many, 15));
+}
+
+/* Retargets stub_jmp 0->1->2->0 with the given writer and sync method. */
+static void test_methods(int wm, int sm)
+{
+	struct us_patch p;
+	struct ustatic_stats a, b;
+
+	CHECK_EQ(us_writer_force(wm), 0);
+	CHECK_EQ(us_sync_force(sm), 0);
+	ustatic_get_stats(&a);
+	for (int i = 0; i < 3; i++) {
+		p = jmp_patch((uint8_t *)stub_jmp, i, (i + 1) % 3);
+		CHECK_EQ(us_engine_apply(&p, 1), 0);
+		CHECK_EQ(stub_jmp(), (i + 1) % 3);
+		/* Already there: a no-op, not an error. */
+		CHECK_EQ(us_engine_apply(&p, 1), 0);
+	}
+	ustatic_get_stats(&b);
+	CHECK_EQ(b.batches - a.batches, 3);
+	CHECK_EQ(b.sync_rounds - a.sync_rounds, 9);
+	CHECK_EQ(b.write_method, wm);
+	CHECK_EQ(b.sync_method, sm);
+}
+
+/* With the int3 armed by hand, calling the stub must trap and run the
+ * emulated new instruction (here: the call site's `call target_3`). */
+static void test_trap_emulation(void)
+{
+	struct us_patch p = { .addr = stub_call_site, .len = 5 };
+	uint8_t cc = 0xcc;
+	struct ustatic_stats a, b;
+	extern void us_trap_publish(const struct us_patch *, size_t);
+	extern void us_trap_unpublish(void);
+
+	memcpy(p.old, stub_call_site, 5);
+	stub_encode(p.new, 0xe8, stub_call_site, target_3);
+	CHECK_EQ(us_writer_force(USTATIC_WRITE_MPROTECT), 0);
+	struct us_range r = { (uintptr_t)p.addr, (uintptr_t)p.addr + 5 };
+	CHECK_EQ(us_writer_begin(&r, 1), 0);
+	us_trap_publish(&p, 1);
+	CHECK_EQ(us_writer_write(p.addr, &cc, 1), 0);
+	ustatic_get_stats(&a);
+	CHECK_EQ(stub_call(), 3);		/* emulated CALL target_3 */
+	ustatic_get_stats(&b);
+	CHECK_EQ(b.traps - a.traps, 1);
+	CHECK_EQ(us_writer_write(p.addr, p.old, 1), 0);	/* back to old */
+	us_trap_unpublish();
+	us_writer_end();
+	CHECK_EQ(stub_call(), 0);
+}
+
+int main(void)
+{
+	test_encoders();
+	test_all_or_nothing();
+	test_methods(USTATIC_WRITE_MPROTECT, USTATIC_SYNC_MEMBARRIER);
+	test_methods(USTATIC_WRITE_PROCMEM, USTATIC_SYNC_MEMBARRIER);
+	test_methods(USTATIC_WRITE_MPROTECT, USTATIC_SYNC_SIGNAL);
+	test_methods(USTATIC_WRITE_PROCMEM, USTATIC_SYNC_SIGNAL);
+	test_trap_emulation();
+	/* A writer that cannot write refuses the batch. */
+	CHECK_EQ(us_writer_force(USTATIC_WRITE_NONE), 0);
+	struct us_patch p = jmp_patch((uint8_t *)stub_jmp, 0, 1);
+	CHECK_EQ(us_engine_apply(&p, 1), -EPERM);
+	CHECK_EQ(stub_jmp(), 0);
+	return 0;
+}
