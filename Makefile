@@ -36,6 +36,7 @@ $(B)/obj/%.o: %.c $(wildcard include/*.h src/*.h src/arch/*.h)
 $(B)/libustatic.so: $(LIB_OBJ) src/libustatic.map
 	$(CC) $(CFLAGS) -shared -Wl,--version-script=src/libustatic.map \
 		-Wl,-soname,libustatic.so.0 $(LIB_OBJ) -o $@ $(LDLIBS)
+	ln -sf libustatic.so $(B)/libustatic.so.0
 
 $(B)/libustatic.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -48,7 +49,7 @@ $(B)/ustatic.pc: ustatic.pc.in Makefile
 # (hidden) layers directly. Multi-object tests add their own .so files.
 $(B)/test/%: test/%.c test/test.h $(B)/libustatic.a $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE) -rdynamic $< -o $@ $(B)/libustatic.a \
+	$(CC) $(CFLAGS) $(BASE) -rdynamic $< -o $@ $(or $(TEST_LIB_$*),$(B)/libustatic.a) \
 		-L$(B)/test -Wl,-rpath,'$$ORIGIN' $(TEST_LDFLAGS_$*) $(LDLIBS)
 
 $(B)/test/lib%.so: test/lib/%.c include/ustatic.h $(B)/libustatic.so
@@ -56,6 +57,8 @@ $(B)/test/lib%.so: test/lib/%.c include/ustatic.h $(B)/libustatic.so
 	$(CC) $(CFLAGS) $(BASE) -fPIC -shared $< -o $@ -L$(B) -lustatic \
 		-Wl,-rpath,'$$ORIGIN/..'
 
+# One copy of the library per process: tests with shared objects use the .so.
+TEST_LIB_multi_object := -L$(B) -lustatic -Wl,-rpath,'$$ORIGIN/..'
 TEST_LDFLAGS_multi_object := -lmo_key
 
 tests: $(TESTS)
