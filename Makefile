@@ -70,6 +70,9 @@ run: all
 	$(MAKE) -s -C examples showcase
 	./examples/showcase
 
+bench: all
+	$(MAKE) -C bench run
+
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) $(DESTDIR)$(MANDIR)/man3
 	install -m 644 include/ustatic.h $(DESTDIR)$(INCDIR)/
@@ -83,5 +86,5 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all tests check run install clean
+.PHONY: all tests check run bench install clean
 .SECONDARY:
