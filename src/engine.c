@@ -34,7 +34,7 @@ static int check_shape(struct us_patch *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (!v[i].addr || v[i].len < 1 || v[i].len > US_INSN_MAX)
 			return us_fail(-EINVAL, "engine: bad entry");
-		if (!us_arch_can_emulate(v[i].new, v[i].len))
+		if (!us_arch_can_patch_in(v[i].new, v[i].len))
 			return us_fail(-EINVAL, "engine: new bytes are not one "
 				       "instruction the engine may patch in");
 		if (i && v[i - 1].addr + v[i - 1].len > v[i].addr)

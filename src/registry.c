@@ -13,9 +13,6 @@
 
 #include "init.h"
 #include "registry.h"
-#if US_ARCH_PATCHES_CODE
-#include "arch/x86_64_insn.h"
-#endif
 
 /* Section entry formats, as the public header's asm emits them. */
 struct tramp_entry {
@@ -128,29 +125,38 @@ static int read_tramps(struct us_object *o, const struct ustatic_object_tables *
 	return 0;
 }
 
-#if US_ARCH_PATCHES_CODE
-static int push_site(struct us_site **v, size_t *n, size_t *cap, struct us_site s)
+/* A site found while decoding, with the trampoline it calls. */
+struct found_site {
+	struct us_site site;
+	uint8_t *tramp;
+};
+
+struct found_sites {
+	struct found_site *v;
+	size_t n, cap;
+};
+
+static int push_site(struct found_sites *f, const struct us_site *s, uint8_t *tramp)
 {
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 64;
-		struct us_site *nv = realloc(*v, c * sizeof(*nv));
+	if (f->n == f->cap) {
+		size_t c = f->cap ? f->cap * 2 : 64;
+		struct found_site *nv = realloc(f->v, c * sizeof(*nv));
 
 		if (!nv)
 			return -ENOMEM;
-		*v = nv;
-		*cap = c;
+		f->v = nv;
+		f->cap = c;
 	}
-	(*v)[(*n)++] = s;
+	f->v[f->n++] = (struct found_site){ *s, tramp };
 	return 0;
 }
 
 /*
  * Decodes forward from a marker, one whole instruction at a time, and
- * collects every call/jmp/jcc rel32 to `tramp`. Returns how many it found.
+ * collects every call/jmp/jcc to `tramp`. Returns how many it found.
  */
 static long scan_marker(uint8_t *p, const struct segment_query *seg,
-			uint8_t *tramp, struct us_site **v, size_t *n,
-			size_t *cap)
+			uint8_t *tramp, struct found_sites *f)
 {
 	uint8_t *end = p + MARKER_WINDOW_BYTES;
 	long found = 0;
@@ -158,17 +164,14 @@ static long scan_marker(uint8_t *p, const struct segment_query *seg,
 	if ((uintptr_t)end > seg->end)
 		end = (uint8_t *)seg->end;
 	for (int i = 0; i < MARKER_WINDOW_INSNS && p < end; i++) {
-		int len = us_x86_insn_len(p, (size_t)(end - p)), blen;
-		bool is_call;
+		struct us_site s;
+		bool hit;
+		int len = us_arch_decode_site(p, (size_t)(end - p), tramp, &s, &hit);
 
 		if (len <= 0)
 			break;
-		if (x86_branch_target(p, &blen, &is_call) == (uintptr_t)tramp &&
-		    blen == len) {
-			struct us_site s = { p, is_call ? US_SITE_CALL :
-					     p[0] == X86_JMP32 ? US_SITE_TAIL :
-					     US_SITE_JCC, p[1] & 0xf };
-			if (push_site(v, n, cap, s))
+		if (hit) {
+			if (push_site(f, &s, tramp))
 				return -ENOMEM;
 			found++;
 		}
@@ -177,98 +180,74 @@ static long scan_marker(uint8_t *p, const struct segment_query *seg,
 	return found;
 }
 
-static int cmp_site(const void *a, const void *b)
+static int cmp_found(const void *a, const void *b)
 {
-	const struct us_site *x = a, *y = b;
+	const struct found_site *x = a, *y = b;
 
-	return x->addr < y->addr ? -1 : x->addr > y->addr;
+	return x->site.addr < y->site.addr ? -1 : x->site.addr > y->site.addr;
+}
+
+/* Sites grouped by the trampoline they call, so a key finds its own. */
+static int attach_sites(struct us_object *o, struct found_site *v, size_t n)
+{
+	size_t pos = 0;
+
+	o->sites = malloc((n + 1) * sizeof(*o->sites));
+	if (!o->sites)
+		return -ENOMEM;
+	o->nsites = n;
+	for (size_t i = 0; i < n; i++)
+		tramp_at(o, v[i].tramp)->nsites++;
+	for (size_t t = 0; t < o->ntramps; t++) {
+		o->tramps[t].sites = o->sites + pos;
+		pos += o->tramps[t].nsites;
+		o->tramps[t].nsites = 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct us_tramp *tr = tramp_at(o, v[i].tramp);
+
+		tr->sites[tr->nsites++] = v[i].site;
+	}
+	return 0;
 }
 
 static int read_sites(struct us_object *o, const struct ustatic_object_tables *t)
 {
 	const struct site_entry *b = t->sites_start, *e = t->sites_stop;
 	struct segment_query seg = { .at = (uintptr_t)t->id };
-	struct us_site *v = NULL;
-	size_t n = 0, cap = 0, k = 0;
+	struct found_sites f = { 0 };
+	size_t k = 0;
+	int err;
 
-	if (!b || b == e)
+	if (!US_ARCH_PATCHES_CODE || !b || b == e)
 		return 0;
 	dl_iterate_phdr(find_segment, &seg);
 	for (; b < e; b++) {
 		uint8_t *marker = rel(&b->marker), *tr = rel(&b->tramp);
 		long got = 0;
 
+		if (!tramp_at(o, tr))
+			continue;	/* not a trampoline of this object */
 		if ((uintptr_t)marker >= seg.start && (uintptr_t)marker < seg.end)
-			got = scan_marker(marker, &seg, tr, &v, &n, &cap);
+			got = scan_marker(marker, &seg, tr, &f);
 		if (got < 0) {
-			free(v);
+			free(f.v);
 			return -ENOMEM;
 		}
 		if (got == 0)
 			US_COUNT(call_markers, 1);
 	}
 	/* Several markers can lead to one site: keep each site once. */
-	qsort(v, n, sizeof(*v), cmp_site);
-	for (size_t i = 0; i < n; i++)
-		if (!k || v[k - 1].addr != v[i].addr)
-			v[k++] = v[i];
-	o->sites = v;
-	o->nsites = k;
-	US_COUNT(call_sites, k);
-	return 0;
+	qsort(f.v, f.n, sizeof(*f.v), cmp_found);
+	for (size_t i = 0; i < f.n; i++)
+		if (!k || f.v[k - 1].site.addr != f.v[i].site.addr)
+			f.v[k++] = f.v[i];
+	err = attach_sites(o, f.v, k);
+	free(f.v);
+	if (!err)
+		US_COUNT(call_sites, k);
+	return err;
 }
-
-/* Sites grouped by the trampoline they call, so a key finds its own. */
-static void attach_sites(struct us_object *o)
-{
-	for (size_t i = 0; i < o->nsites; i++) {
-		int len;
-		bool is_call;
-		uint8_t *to = (uint8_t *)x86_branch_target(o->sites[i].addr, &len,
-							   &is_call);
-		struct us_tramp *tr = tramp_at(o, to);
-
-		if (tr)
-			tr->nsites++;
-	}
-	/* Counting sort: place each site in its trampoline's slice. */
-	struct us_site *sorted = malloc((o->nsites + 1) * sizeof(*sorted));
-	size_t pos = 0;
-
-	if (!sorted) {
-		/* Out of memory: every site stays on its trampoline. */
-		for (size_t t = 0; t < o->ntramps; t++)
-			o->tramps[t].nsites = 0;
-		return;
-	}
-	for (size_t t = 0; t < o->ntramps; t++) {
-		o->tramps[t].sites = sorted + pos;
-		pos += o->tramps[t].nsites;
-		o->tramps[t].nsites = 0;
-	}
-	for (size_t i = 0; i < o->nsites; i++) {
-		int len;
-		bool is_call;
-		struct us_tramp *tr = tramp_at(o, (uint8_t *)x86_branch_target(
-						   o->sites[i].addr, &len, &is_call));
-		if (tr)
-			tr->sites[tr->nsites++] = o->sites[i];
-	}
-	free(o->sites);
-	o->sites = sorted;
-}
-#else
-static int read_sites(struct us_object *o, const struct ustatic_object_tables *t)
-{
-	(void)o, (void)t;
-	return 0;
-}
-
-static void attach_sites(struct us_object *o)
-{
-	(void)o;
-}
-#endif
 
 static int read_jumps(struct us_object *o, const struct ustatic_object_tables *t)
 {
@@ -343,7 +322,6 @@ void __ustatic_register_object(const struct ustatic_object_tables *t)
 		free_object(o);
 		goto fail;
 	}
-	attach_sites(o);
 	align_object(o);
 	o->next = us_objects;
 	us_objects = o;

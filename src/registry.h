@@ -14,14 +14,6 @@
 #include "debug.h"
 #include "engine.h"
 
-enum us_site_kind { US_SITE_CALL, US_SITE_TAIL, US_SITE_JCC };
-
-struct us_site {
-	uint8_t *addr;
-	uint8_t kind;			/* enum us_site_kind */
-	uint8_t cc;			/* condition, for US_SITE_JCC */
-};
-
 struct us_object;
 
 struct us_tramp {

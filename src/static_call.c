@@ -23,128 +23,84 @@ void __static_call_nop(void)
 {
 }
 
-#if US_ARCH_PATCHES_CODE
-static bool in_reach(const uint8_t *from, const void *to)
-{
-	uint8_t probe[5];
-
-	return x86_encode_jmp(probe, (uintptr_t)from, (uintptr_t)to) == 0;
-}
-
-/* What the trampoline's direct form jumps to for func, or NULL for none. */
+/*
+ * Where a trampoline's slot sends calls for func: the target itself, this
+ * object's stubs for NULL and RET0, or NULL for the indirect form (a
+ * target beyond the slot's reach).
+ */
 static void *tramp_target(const struct us_tramp *t, void *func)
 {
+	uint8_t *slot = us_arch_tramp_slot(t->addr);
+
+	if (func == (void *)__static_call_nop)
+		return t->obj->ret_stub;
 	if (func == (void *)__static_call_return0)
 		return t->obj->ret0_stub;
-	return in_reach(t->addr, func) ? func : NULL;
+	return us_arch_in_reach(slot, func) ? func : NULL;
 }
 
-/* The state a trampoline takes for func: func itself, or NULL (indirect). */
+/* The state a trampoline takes for func: func, or NULL (indirect). */
 static void *tramp_state(const struct us_tramp *t, void *func)
 {
-	if (func == (void *)__static_call_nop)
-		return func;
 	return tramp_target(t, func) ? func : NULL;
 }
 
-static void encode_tramp(const struct us_tramp *t, void *state, uint8_t out[5])
-{
-	memcpy(out, t->addr, 5);	/* the tail of cmp/ret is not executed */
-	if (!state)
-		out[0] = X86_CMP_EAX;
-	else if (state == (void *)__static_call_nop)
-		out[0] = X86_RET;
-	else
-		x86_encode_jmp(out, (uintptr_t)t->addr,
-			       (uintptr_t)tramp_target(t, state));
-}
-
+/* A site calls the target directly when it can, else its trampoline. */
 static void encode_site(const struct us_tramp *t, const struct us_site *s,
-			void *state, uint8_t out[6])
+			void *state, uint8_t *out)
 {
 	const struct us_object *o = t->obj;
 	void *to = t->addr;
-	uintptr_t at = (uintptr_t)s->addr;
 
 	if (state == (void *)__static_call_nop) {
 		if (s->kind == US_SITE_CALL) {
-			x86_encode_nop5(out);
+			us_arch_encode_site_nop(out, s);
 			return;
 		}
 		to = o->ret_stub;
 	} else if (state == (void *)__static_call_return0) {
-		if (s->kind == US_SITE_CALL) {
-			x86_encode_xor5(out);
+		if (s->kind == US_SITE_CALL && us_arch_encode_site_ret0(out, s))
 			return;
-		}
 		to = o->ret0_stub;
-	} else if (state && in_reach(s->addr, state)) {
+	} else if (state && us_arch_in_reach(s->addr, state)) {
 		to = state;
 	}
-	if (s->kind == US_SITE_CALL)
-		x86_encode_call(out, at, (uintptr_t)to);
-	else if (s->kind == US_SITE_TAIL)
-		x86_encode_jmp(out, at, (uintptr_t)to);
-	else
-		x86_encode_jcc(out, at, s->cc, (uintptr_t)to);
-}
-
-static const uint8_t nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
-
-/* A call site may skip its call only where old or new skips it too. */
-static uint8_t site_trapfree_guard(const struct us_site *s, const uint8_t *old,
-				   const uint8_t *new)
-{
-	if (s->kind == US_SITE_CALL &&
-	    (!memcmp(old, nop5, 5) || !memcmp(new, nop5, 5)))
-		return X86_CMP_EAX;
-	return 0;
+	if (!us_arch_in_reach(s->addr, to))
+		to = t->addr;
+	us_arch_encode_site(out, s, to);
 }
 
 int us_static_call_plan_tramp(const struct us_tramp *t, void *func,
 			      struct us_patch_vec *pv)
 {
 	void *from = t->applied, *to = tramp_state(t, func);
-	struct us_patch p = { .addr = t->addr, .len = 5,
-			      .trapfree_guard = X86_CMP_EAX };
+	uint8_t *slot = us_arch_tramp_slot(t->addr);
+	struct us_patch p = { .addr = slot, .len = us_arch_tramp_slot_len(),
+			      .trapfree_guard = us_arch_tramp_guard() };
 	int err;
 
-	if (from == to)
+	if (!US_ARCH_PATCHES_CODE || from == to)
 		return 0;
-	encode_tramp(t, from, p.old);
-	encode_tramp(t, to, p.new);
+	us_arch_encode_tramp(p.old, slot, from ? tramp_target(t, from) : NULL);
+	us_arch_encode_tramp(p.new, slot, to ? tramp_target(t, to) : NULL);
 	err = us_patch_vec_push(pv, &p);
 	for (size_t i = 0; !err && i < t->nsites; i++) {
 		const struct us_site *s = &t->sites[i];
 
-		p = (struct us_patch){ .addr = s->addr,
-				       .len = s->kind == US_SITE_JCC ? 6 : 5 };
+		p = (struct us_patch){ .addr = s->addr, .len = us_arch_site_len(s) };
 		encode_site(t, s, from, p.old);
 		encode_site(t, s, to, p.new);
-		p.trapfree_guard = site_trapfree_guard(s, p.old, p.new);
+		p.trapfree_guard = us_arch_site_guard(s, p.old, p.new);
 		if (memcmp(p.old, p.new, p.len))
 			err = us_patch_vec_push(pv, &p);
 	}
 	return err;
 }
 
-void us_static_call_applied(struct us_tramp *t, void *func)
+static void us_static_call_applied(struct us_tramp *t, void *func)
 {
 	t->applied = tramp_state(t, func);
 }
-#else
-int us_static_call_plan_tramp(const struct us_tramp *t, void *func,
-			      struct us_patch_vec *pv)
-{
-	(void)t, (void)func, (void)pv;
-	return 0;
-}
-
-void us_static_call_applied(struct us_tramp *t, void *func)
-{
-	(void)t, (void)func;
-}
-#endif
 
 int us_static_call_plan_object(struct us_object *o, struct us_patch_vec *pv)
 {

@@ -17,36 +17,20 @@
 #include "static_key.h"
 #include "transaction.h"
 
-#if US_ARCH_PATCHES_CODE
-static void encode_jump(const struct us_jump *j, bool on, uint8_t out[5])
-{
-	if (on != j->likely)
-		x86_encode_jmp(out, (uintptr_t)j->code, (uintptr_t)j->target);
-	else
-		x86_encode_nop5(out);
-}
-
+/* A site jumps exactly when (enabled) XOR (likely), as in the kernel. */
 static int plan_jump(const struct us_jump *j, bool from, bool to,
 		     struct us_patch_vec *pv)
 {
-	/* Skipping the 5 bytes is the NOP state, so it is either old or new. */
-	struct us_patch p = { .addr = j->code, .len = 5,
-			      .trapfree_guard = X86_CMP_EAX };
+	/* Skipping the slot is the NOP state, so it is either old or new. */
+	struct us_patch p = { .addr = j->code, .len = us_arch_jump_len(),
+			      .trapfree_guard = us_arch_jump_guard() };
 
-	if (from == to)
+	if (!US_ARCH_PATCHES_CODE || from == to)
 		return 0;
-	encode_jump(j, from, p.old);
-	encode_jump(j, to, p.new);
+	us_arch_encode_jump(p.old, j->code, j->target, from != j->likely);
+	us_arch_encode_jump(p.new, j->code, j->target, to != j->likely);
 	return us_patch_vec_push(pv, &p);
 }
-#else
-static int plan_jump(const struct us_jump *j, bool from, bool to,
-		     struct us_patch_vec *pv)
-{
-	(void)j, (void)from, (void)to, (void)pv;
-	return 0;
-}
-#endif
 
 int us_static_key_plan_object(struct us_object *o, struct us_patch_vec *pv)
 {

@@ -9,7 +9,8 @@
 #include <string.h>
 #include <ucontext.h>
 
-#include "arch/x86_64.h"
+#include "arch.h"
+#include "arch/x86_64_insn.h"
 
 static const uint8_t nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
 /* One 5-byte instruction, never two: a thread may stop between two. */
@@ -223,4 +224,157 @@ void x86_serialize(void)
 
 	__asm__ __volatile__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d)
 			     : : "memory");
+}
+
+/* ------------------------------------------------------------------ */
+/* The portable layers' interface (src/arch.h)                         */
+/* ------------------------------------------------------------------ */
+
+bool us_arch_can_patch_in(const uint8_t *insn, unsigned len)
+{
+	return x86_can_emulate(insn, len);
+}
+
+bool us_arch_emulate(const uint8_t *insn, uintptr_t at, ucontext_t *uc,
+		     bool shadow_stack)
+{
+	return x86_emulate(insn, at, uc, shadow_stack);
+}
+
+uintptr_t us_arch_trap_pc(const ucontext_t *uc)
+{
+	return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+}
+
+void us_arch_set_pc(ucontext_t *uc, uintptr_t pc)
+{
+	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)pc;
+}
+
+void us_arch_serialize(void)
+{
+	x86_serialize();
+}
+
+/* x86 keeps instruction fetch coherent with stores (SDM 11.6). */
+void us_arch_flush_icache(void *start, size_t len)
+{
+	(void)start, (void)len;
+}
+
+/* Trampoline: `cmp $imm,%eax` (indirect form) or `jmp rel32`, 5 bytes. */
+uint8_t *us_arch_tramp_slot(void *tramp)
+{
+	return tramp;
+}
+
+unsigned us_arch_tramp_slot_len(void)
+{
+	return 5;
+}
+
+void us_arch_encode_tramp(uint8_t *out, const uint8_t *slot, const void *to)
+{
+	memcpy(out, slot, 5);	/* the cmp's immediate is never used */
+	if (to)
+		x86_encode_jmp(out, (uintptr_t)slot, (uintptr_t)to);
+	else
+		out[0] = X86_CMP_EAX;
+}
+
+bool us_arch_in_reach(const void *from, const void *to)
+{
+	int32_t d;
+
+	return rel32((uintptr_t)from + 6, (uintptr_t)to, &d) == 0 &&
+	       rel32((uintptr_t)from, (uintptr_t)to, &d) == 0;
+}
+
+unsigned us_arch_site_len(const struct us_site *s)
+{
+	return s->kind == US_SITE_JCC ? 6 : 5;
+}
+
+void us_arch_encode_site(uint8_t *out, const struct us_site *s, const void *to)
+{
+	uintptr_t at = (uintptr_t)s->addr;
+
+	if (s->kind == US_SITE_CALL)
+		x86_encode_call(out, at, (uintptr_t)to);
+	else if (s->kind == US_SITE_TAIL)
+		x86_encode_jmp(out, at, (uintptr_t)to);
+	else
+		x86_encode_jcc(out, at, s->cc, (uintptr_t)to);
+}
+
+void us_arch_encode_site_nop(uint8_t *out, const struct us_site *s)
+{
+	(void)s;
+	x86_encode_nop5(out);
+}
+
+bool us_arch_encode_site_ret0(uint8_t *out, const struct us_site *s)
+{
+	(void)s;
+	x86_encode_xor5(out);
+	return true;
+}
+
+unsigned us_arch_jump_len(void)
+{
+	return 5;
+}
+
+void us_arch_encode_jump(uint8_t *out, const uint8_t *code,
+			 const void *target, bool jump)
+{
+	if (jump)
+		x86_encode_jmp(out, (uintptr_t)code, (uintptr_t)target);
+	else
+		x86_encode_nop5(out);
+}
+
+/*
+ * Trap-free guard: `cmp $imm32,%eax` covers the whole 5-byte slot and only
+ * changes flags, which are dead at a call and at an asm statement. At a
+ * trampoline it falls through to the indirect form; at a static branch it
+ * acts as the NOP; at a call site it is valid only if old or new is NOP5.
+ */
+uint8_t us_arch_tramp_guard(void)
+{
+	return X86_CMP_EAX;
+}
+
+uint8_t us_arch_jump_guard(void)
+{
+	return X86_CMP_EAX;
+}
+
+uint8_t us_arch_site_guard(const struct us_site *s, const uint8_t *old,
+			   const uint8_t *new)
+{
+	if (s->kind == US_SITE_CALL &&
+	    (!memcmp(old, nop5, 5) || !memcmp(new, nop5, 5)))
+		return X86_CMP_EAX;
+	return 0;
+}
+
+int us_arch_decode_site(uint8_t *p, size_t avail, const void *tramp,
+			struct us_site *s, bool *found)
+{
+	int len = us_x86_insn_len(p, avail), blen = 0;
+	bool is_call = false;
+
+	*found = false;
+	if (len <= 0)
+		return -1;
+	if (x86_branch_target(p, &blen, &is_call) == (uintptr_t)tramp &&
+	    blen == len) {
+		s->addr = p;
+		s->kind = is_call ? US_SITE_CALL :
+			  p[0] == X86_JMP32 ? US_SITE_TAIL : US_SITE_JCC;
+		s->cc = p[1] & 0xf;
+		*found = true;
+	}
+	return len;
 }
