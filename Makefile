@@ -13,14 +13,20 @@ VERSION  := 0.1.0
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
 BASE     := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc
-LIBFLAGS := $(BASE) -fPIC -fvisibility=hidden
+LIBFLAGS  = $(BASE) -fPIC -fvisibility=hidden
 LDLIBS   := -lpthread -ldl
 
+# The code patcher for this architecture; GENERIC=1 (or an architecture
+# without one) builds the portable fallback that never writes code.
 ARCH     ?= $(shell $(CC) -dumpmachine | cut -d- -f1)
-ifeq ($(ARCH),x86_64)
+ifeq ($(GENERIC),1)
+BASE     += -DUSTATIC_GENERIC
+else ifeq ($(ARCH),x86_64)
 ARCH_SRC := $(wildcard src/arch/x86_64*.c)
+else ifeq ($(ARCH),aarch64)
+ARCH_SRC := src/arch/aarch64.c
 endif
-LIB_SRC  := $(wildcard src/*.c) $(ARCH_SRC)
+LIB_SRC  := $(wildcard src/*.c) src/arch/generic.c $(ARCH_SRC)
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
 
 TEST_SRC := $(wildcard test/*.c)
@@ -47,7 +53,7 @@ $(B)/ustatic.pc: ustatic.pc.in Makefile
 
 # Tests link the static archive: they may call the library's internal
 # (hidden) layers directly. Multi-object tests add their own .so files.
-$(B)/test/%: test/%.c test/test.h $(B)/libustatic.a $(TEST_LIBS)
+$(B)/test/%: test/%.c test/test.h include/ustatic.h $(B)/libustatic.a $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE) -rdynamic $< -o $@ $(or $(TEST_LIB_$*),$(B)/libustatic.a) \
 		-L$(B)/test -Wl,-rpath,'$$ORIGIN' $(TEST_LDFLAGS_$*) $(LDLIBS)

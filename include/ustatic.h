@@ -31,6 +31,10 @@ extern "C" {
 
 #if defined(__x86_64__) && !defined(USTATIC_GENERIC)
 #define USTATIC_ARCH_X86_64 1
+#define USTATIC_PATCHING 1
+#elif defined(__aarch64__) && !defined(USTATIC_GENERIC)
+#define USTATIC_ARCH_AARCH64 1
+#define USTATIC_PATCHING 1
 #endif
 
 /* ------------------------------------------------------------------ */
@@ -99,34 +103,59 @@ USTATIC_API int __ustatic_call_update(struct static_call_key *key, void *func);
 
 #ifdef USTATIC_ARCH_X86_64
 /*
- * The trampoline, one per object per static call (a COMDAT group, emitted
- * at most once per translation unit thanks to .ifndef). It is born in the
- * indirect form:
+ * The trampoline's body. It is born in the indirect form:
  *   +0  3d imm32        cmp $imm,%eax   (no-op: flags are dead at a call)
  *   +5  mov KEY@GOTPCREL(%rip),%r11
  *   +12 jmp *(%r11)     through key->func
  *   +15 int3            speculation stop
- * Promotion rewrites only the first instruction into `jmp rel32 target`
- * (or `ret` for NULL); demotion puts the `cmp` back. A thread stopped
- * anywhere in the trampoline therefore always lands on a valid target.
+ * Promotion rewrites only the first instruction into `jmp rel32 target`;
+ * demotion puts the `cmp` back. A thread stopped anywhere in the
+ * trampoline therefore always lands on a valid target.
+ */
+#define __USTATIC_TRAMP_BODY(name)					\
+	".byte 0x3d\n.long 0\n"					\
+	"movq __SCK__" #name "@GOTPCREL(%rip),%r11\n"			\
+	"jmpq *(%r11)\n"						\
+	"int3\n"
+#define __USTATIC_PTR ".quad"
+#elif defined(USTATIC_ARCH_AARCH64)
+/*
+ * bti c (landing pad), then the slot: `nop` falls through to the indirect
+ * form through key->func, `b target` is the promoted form.
+ */
+#define __USTATIC_TRAMP_BODY(name)					\
+	"hint #34\n"							\
+	"nop\n"							\
+	"adrp x16, :got:__SCK__" #name "\n"				\
+	"ldr x16, [x16, :got_lo12:__SCK__" #name "]\n"			\
+	"ldr x16, [x16]\n"						\
+	"br x16\n"
+#define __USTATIC_PTR ".quad"
+#endif
+
+#ifdef USTATIC_PATCHING
+/*
+ * The trampoline, one per object per static call: a COMDAT group (so one
+ * per object however many translation units use it), emitted at most once
+ * per translation unit thanks to .ifndef, hidden so -fPIC code reaches it
+ * with a direct call, in the ustatic_text section so all trampolines of an
+ * object share a page or two. Its (trampoline, key) pair goes to the
+ * object's ustatic_tramps table in the same group.
  */
 #define __USTATIC_TRAMP(name)						\
 	__asm__(".ifndef __SCT__" #name "\n"				\
-		".pushsection ustatic_text,\"axG\",@progbits,__SCT__" #name ",comdat\n" \
-		".balign 16\n"						\
+		".pushsection ustatic_text,\"axG\",%progbits,__SCT__" #name ",comdat\n" \
 		".weak __SCT__" #name "\n"				\
 		".hidden __SCT__" #name "\n"				\
-		".type __SCT__" #name ",@function\n"			\
+		".type __SCT__" #name ",%function\n"			\
+		".balign 16\n"						\
 		"__SCT__" #name ":\n"					\
-		".byte 0x3d\n.long 0\n"					\
-		"movq __SCK__" #name "@GOTPCREL(%rip),%r11\n"		\
-		"jmpq *(%r11)\n"					\
-		"int3\n"						\
+		__USTATIC_TRAMP_BODY(name)				\
 		".size __SCT__" #name ", . - __SCT__" #name "\n"	\
-		".pushsection ustatic_tramps,\"awG\",@progbits,__SCT__" #name ",comdat\n" \
+		".pushsection ustatic_tramps,\"awG\",%progbits,__SCT__" #name ",comdat\n" \
 		".balign 8\n"						\
-		".quad __SCT__" #name "\n"				\
-		".quad __SCK__" #name "\n"				\
+		__USTATIC_PTR " __SCT__" #name "\n"			\
+		__USTATIC_PTR " __SCK__" #name "\n"			\
 		".popsection\n.popsection\n.endif\n")
 
 /*
@@ -165,7 +194,7 @@ USTATIC_API int __ustatic_call_update(struct static_call_key *key, void *func);
 #define DEFINE_STATIC_CALL_RET0(name, type)				\
 	__DEFINE_STATIC_CALL(name, type, __static_call_return0)
 
-#ifdef USTATIC_ARCH_X86_64
+#ifdef USTATIC_PATCHING
 #define static_call(name)						\
 	(*({ __USTATIC_MARK(name); &__SCT__##name; }))
 #else
@@ -244,12 +273,34 @@ extern "C" {
 #endif
 
 #ifdef USTATIC_ARCH_X86_64
+/* A symbol's address as an asm operand ("i" is refused for it under -fPIC
+ * on AArch64, where "S" means exactly a symbolic address). */
+#define __USTATIC_SYM "i"
+/* NOP5, or a 5-byte `jmp l_yes`. */
+#define __USTATIC_JUMP_INSNS						\
+	".if %c[jmp]\n"							\
+	".byte 0xe9\n.long %l[__ustatic_yes] - (. + 4)\n"		\
+	".else\n"							\
+	".byte 0x0f,0x1f,0x44,0x00,0x00\n"				\
+	".endif\n"
+#elif defined(USTATIC_ARCH_AARCH64)
+#define __USTATIC_SYM "S"
+/* NOP, or `b l_yes`. */
+#define __USTATIC_JUMP_INSNS						\
+	".if %c[jmp]\n"							\
+	"b %l[__ustatic_yes]\n"					\
+	".else\n"							\
+	"nop\n"								\
+	".endif\n"
+#endif
+
+#ifdef USTATIC_PATCHING
 /*
- * One 5-byte instruction in the hot path: NOP5 or `jmp l_yes`, out of line
- * code at l_yes. As in the kernel, the site holds a JMP exactly when
- * (key enabled) XOR (branch is "likely"). The jump entry records the site,
- * l_yes, the key (through a per-site hidden pointer, which keeps -fPIC code
- * free of text relocations) and the likely bit.
+ * One instruction in the hot path, a NOP or a jump to l_yes, with the
+ * other path out of line. As in the kernel, the site holds a jump exactly
+ * when (key enabled) XOR (branch is "likely"). The jump entry records the
+ * site, l_yes, the key (through a per-site hidden pointer, which keeps
+ * -fPIC code free of text relocations) and the likely bit.
  */
 #define __USTATIC_BRANCH(x, jump_at_build, likely) ({			\
 	__label__ __ustatic_yes, __ustatic_out;				\
@@ -257,11 +308,7 @@ extern "C" {
 		__attribute__((used)) = __USTATIC_KEY(x);		\
 	int __ustatic_r;						\
 	__asm__ __volatile__ goto("991:\n"				\
-		".if %c[jmp]\n"						\
-		".byte 0xe9\n.long %l[__ustatic_yes] - (. + 4)\n"	\
-		".else\n"						\
-		".byte 0x0f,0x1f,0x44,0x00,0x00\n"			\
-		".endif\n"						\
+		__USTATIC_JUMP_INSNS					\
 		".pushsection ustatic_jumps,\"aR\"\n"			\
 		".balign 4\n"						\
 		".long 991b - .\n"					\
@@ -269,7 +316,7 @@ extern "C" {
 		".long %c[ref] - .\n"					\
 		".long %c[lik]\n"					\
 		".popsection\n"						\
-		: : [ref] "i"(&__ustatic_ref), [jmp] "i"(jump_at_build),\
+		: : [ref] __USTATIC_SYM(&__ustatic_ref), [jmp] "i"(jump_at_build),\
 		    [lik] "i"(likely) : : __ustatic_yes);		\
 	__ustatic_r = 0; goto __ustatic_out;				\
 __ustatic_yes:								\
@@ -303,19 +350,27 @@ struct ustatic_object_tables {
 USTATIC_API void __ustatic_register_object(const struct ustatic_object_tables *t);
 USTATIC_API void __ustatic_unregister_object(const struct ustatic_object_tables *t);
 
-#if defined(USTATIC_ARCH_X86_64) && !defined(USTATIC_BUILDING_LIBRARY)
+#if defined(USTATIC_PATCHING) && !defined(USTATIC_BUILDING_LIBRARY)
 /*
- * Per-object stubs that tail sites jump to for NULL (ret) and RET0
- * (xor %eax,%eax; ret): a site can reach them with rel32 even when the
- * library itself is 40,000 GiB away.
+ * Per-object stubs that sites jump to for NULL (return) and RET0 (return
+ * 0): a site can reach them even when the library itself is 40,000 GiB
+ * away. The ret stub also names the object.
  */
+#ifdef USTATIC_ARCH_X86_64
+#define __USTATIC_STUBS							\
+	"__ustatic_ret_stub:\nret\nint3\n"				\
+	"__ustatic_ret0_stub:\nxorl %eax,%eax\nret\nint3\n"
+#else
+#define __USTATIC_STUBS							\
+	"__ustatic_ret_stub:\nret\n"					\
+	"__ustatic_ret0_stub:\nmov x0, #0\nret\n"
+#endif
 __asm__(".ifndef __ustatic_ret_stub\n"
-	".pushsection ustatic_text,\"axG\",@progbits,__ustatic_ret_stub,comdat\n"
+	".pushsection ustatic_text,\"axG\",%progbits,__ustatic_ret_stub,comdat\n"
 	".balign 16\n"
 	".weak __ustatic_ret_stub\n.hidden __ustatic_ret_stub\n"
 	".weak __ustatic_ret0_stub\n.hidden __ustatic_ret0_stub\n"
-	"__ustatic_ret_stub:\nret\nint3\n"
-	"__ustatic_ret0_stub:\nxorl %eax,%eax\nret\nint3\n"
+	__USTATIC_STUBS
 	".popsection\n.endif\n");
 
 extern const char __ustatic_ret_stub[] __attribute__((visibility("hidden")));

@@ -34,7 +34,8 @@ static int check_shape(struct us_patch *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (!v[i].addr || v[i].len < 1 || v[i].len > US_INSN_MAX)
 			return us_fail(-EINVAL, "engine: bad entry");
-		if (!us_arch_can_patch_in(v[i].new, v[i].len))
+		if (!us_arch_can_patch_in(v[i].new, v[i].len) ||
+		    (!US_ARCH_USES_GUARDS && !us_arch_can_patch_in(v[i].old, v[i].len)))
 			return us_fail(-EINVAL, "engine: new bytes are not one "
 				       "instruction the engine may patch in");
 		if (i && v[i - 1].addr + v[i - 1].len > v[i].addr)
@@ -146,9 +147,34 @@ static int run_phases(struct us_patch *v, size_t n, bool trap_free)
 	return err;
 }
 
+/*
+ * AArch64: every entry is one CMODX-safe instruction (B, BL, NOP) replaced
+ * by another with a single aligned 32-bit store, so a core sees the old or
+ * the new one; clean/invalidate the caches, then one synchronization makes
+ * every core fetch the new one. A failed write is undone the same way.
+ */
+static int run_swaps(struct us_patch *v, size_t n)
+{
+	int err = 0;
+	size_t done = 0;
+
+	for (; done < n && !err; done++)
+		err = us_writer_write(v[done].addr, v[done].new, v[done].len);
+	if (err)
+		for (size_t i = 0; i + 1 < done; i++)
+			us_writer_write(v[i].addr, v[i].old, v[i].len);
+	for (size_t i = 0; i < n; i++)
+		us_arch_flush_icache(v[i].addr, v[i].len);
+	if (err) {
+		us_sync_cores();
+		return err;
+	}
+	return us_sync_cores();
+}
+
 static int choose_mode(const struct us_patch *v, size_t n, bool *trap_free)
 {
-	if (us_trap_usable()) {
+	if (!US_ARCH_USES_GUARDS || us_trap_usable()) {
 		*trap_free = false;
 		return 0;
 	}
@@ -184,10 +210,14 @@ static int apply_locked(struct us_patch *v, size_t n)
 	free(ranges);
 	if (err)
 		return err;
-	if (!trap_free)
+	if (!US_ARCH_USES_GUARDS) {
+		err = run_swaps(v, n);
+		trap_free = true;
+	} else if (trap_free) {
+		err = run_phases(v, n, true);
+	} else {
 		us_trap_publish(v, n);
-	err = run_phases(v, n, trap_free);
-	if (!trap_free) {
+		err = run_phases(v, n, false);
 		if (!err)
 			us_trap_remember(v, n);
 		us_trap_unpublish();

@@ -164,7 +164,7 @@ void us_trap_init(void)
 {
 	struct sigaction sa;
 
-	if (!US_ARCH_PATCHES_CODE)
+	if (!US_ARCH_USES_GUARDS)
 		return;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigtrap;
@@ -230,7 +230,7 @@ bool us_trap_usable(void)
 {
 	const char *e = getenv("USTATIC_TRAPFREE");
 
-	if (!US_ARCH_PATCHES_CODE || (e && atoi(e)))
+	if (!US_ARCH_USES_GUARDS || (e && atoi(e)))
 		return false;
 	if (!handler_installed()) {
 		us_log("trap: our SIGTRAP handler was replaced");
