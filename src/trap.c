@@ -191,44 +191,61 @@ static bool handler_installed(void)
 	return (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_sigtrap;
 }
 
-/* SigBlk of thread `tid`, from /proc/self/task/TID/status. */
-static bool thread_blocks_sigtrap(const char *tid)
+/*
+ * What a thread's signal mask means for an int3. glibc (and musl) block
+ * every signal, their internal ones (32 and 33) included, while a thread
+ * starts or runs certain internal code; a mask set by the application can
+ * never contain those two, because pthread_sigmask() removes them.
+ */
+enum trap_mask { TRAP_OK, TRAP_BLOCKED, TRAP_BLOCKED_BRIEFLY };
+
+#define SIG_BIT(n) (1ULL << ((n) - 1))
+#define LIBC_INTERNAL_SIGNALS (SIG_BIT(32) | SIG_BIT(33))
+
+static enum trap_mask thread_trap_mask(const char *tid)
 {
 	char path[64], buf[2048], *l;
+	unsigned long long blocked;
 	int fd;
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/self/task/%s/status", tid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false;	/* the thread has exited */
+		return TRAP_OK;	/* the thread has exited */
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return false;
+		return TRAP_OK;
 	buf[n] = 0;
 	l = strstr(buf, "\nSigBlk:");
-	return l && (strtoull(l + 8, NULL, 16) & (1ULL << (SIGTRAP - 1)));
+	blocked = l ? strtoull(l + 8, NULL, 16) : 0;
+	if (!(blocked & SIG_BIT(SIGTRAP)))
+		return TRAP_OK;
+	if ((blocked & LIBC_INTERNAL_SIGNALS) == LIBC_INTERNAL_SIGNALS)
+		return TRAP_BLOCKED_BRIEFLY;
+	return TRAP_BLOCKED;
 }
 
-static bool any_thread_blocks_sigtrap(void)
+static enum trap_mask worst_trap_mask(void)
 {
 	DIR *d = opendir("/proc/self/task");
 	struct dirent *de;
-	bool found = false;
+	enum trap_mask worst = TRAP_OK, m;
 
 	if (!d)
-		return false;
-	while (!found && (de = readdir(d)))
-		if (de->d_name[0] != '.')
-			found = thread_blocks_sigtrap(de->d_name);
+		return TRAP_OK;
+	while (worst != TRAP_BLOCKED && (de = readdir(d)))
+		if (de->d_name[0] != '.' && (m = thread_trap_mask(de->d_name)) > worst)
+			worst = m;
 	closedir(d);
-	return found;
+	return worst;
 }
 
 bool us_trap_usable(void)
 {
 	const char *e = getenv("USTATIC_TRAPFREE");
+	enum trap_mask m;
 
 	if (!US_ARCH_USES_GUARDS || (e && atoi(e)))
 		return false;
@@ -236,13 +253,11 @@ bool us_trap_usable(void)
 		us_log("trap: our SIGTRAP handler was replaced");
 		return false;
 	}
-	/* glibc blocks every signal in a new thread until it is set up:
-	 * only a block that persists is a thread that would die. */
-	for (int i = 0; i < 20; i++) {
-		if (!any_thread_blocks_sigtrap())
-			return true;
-		usleep(50);
-	}
+	/* A libc-internal block passes; wait it out (at most ~200 ms). */
+	for (int i = 0; (m = worst_trap_mask()) == TRAP_BLOCKED_BRIEFLY && i < 2000; i++)
+		usleep(100);
+	if (m == TRAP_OK)
+		return true;
 	us_log("trap: a thread blocks SIGTRAP; an int3 would kill it");
 	return false;
 }

@@ -11,6 +11,13 @@
 #include "stubs.h"
 #include "test.h"
 
+#if !HAVE_STUBS
+int main(void)
+{
+	SKIP("no code patching in this build");
+}
+#else
+
 static bool stop;
 
 static void *storm(void *arg)
@@ -19,10 +26,10 @@ static void *storm(void *arg)
 
 	(void)arg;
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
-		struct us_patch p = { .addr = (uint8_t *)stub_jmp, .len = 5 };
+		struct us_patch p = { .addr = (uint8_t *)stub_jmp, .len = STUB_LEN };
 
-		stub_encode(p.old, 0xe9, p.addr, stub_targets[s % 4]);
-		stub_encode(p.new, 0xe9, p.addr, stub_targets[(s + 1) % 4]);
+		stub_jump_insn(p.old, p.addr, stub_targets[s % 4]);
+		stub_jump_insn(p.new, p.addr, stub_targets[(s + 1) % 4]);
 		CHECK_EQ(us_engine_apply(&p, 1), 0);
 		s++;
 	}
@@ -32,12 +39,12 @@ static void *storm(void *arg)
 static int child(void)
 {
 	int r = stub_jmp();
-	struct us_patch p = { .addr = (uint8_t *)stub_jmp, .len = 5 };
+	struct us_patch p = { .addr = (uint8_t *)stub_jmp, .len = STUB_LEN };
 
-	if (r < 0 || r > 3 || ((uint8_t *)stub_jmp)[0] != 0xe9)
+	if (r < 0 || r > 3)
 		return 2;
-	stub_encode(p.old, 0xe9, p.addr, stub_targets[r]);
-	stub_encode(p.new, 0xe9, p.addr, stub_targets[(r + 2) % 4]);
+	stub_jump_insn(p.old, p.addr, stub_targets[r]);
+	stub_jump_insn(p.new, p.addr, stub_targets[(r + 2) % 4]);
 	if (us_engine_apply(&p, 1) || stub_jmp() != (r + 2) % 4)
 		return 3;
 	return 0;
@@ -71,10 +78,12 @@ int main(void)
 	int n = (int)test_scale(300);
 
 	run_forks(USTATIC_WRITE_MPROTECT, n);
-	run_forks(USTATIC_WRITE_PROCMEM, n);
+	if (test_procmem_ok())
+		run_forks(USTATIC_WRITE_PROCMEM, n);
 	/* The child's patch went to the child: after the storm stops, the
 	 * parent's stub still holds a target of its own sequence. */
-	CHECK(((uint8_t *)stub_jmp)[0] == 0xe9);
+	CHECK(stub_jmp() >= 0 && stub_jmp() <= 3);
 	printf("%d forks per writer during batch storms: children all correct\n", n);
 	return 0;
 }
+#endif

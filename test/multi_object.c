@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lib/mo.h"
+#include "arch.h"
 #include "test.h"
 
 static int exe_target(int x) { return x + 7; }
@@ -58,6 +59,6 @@ int main(void)
 	CHECK_EQ(branch_from_exe() + mo_branch_from_lib(), 2);
 	printf("objects after dlclose: %lu, inline sites found in all: %lu\n",
 	       st.objects, st.call_sites);
-	CHECK_EQ(st.objects, 2);
+	CHECK_EQ(st.objects, US_ARCH_PATCHES_CODE ? 2 : 0);
 	return 0;
 }

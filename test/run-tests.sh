@@ -2,6 +2,7 @@
 # Runs each test executable in its own process with a time limit.
 # Exit 0 = pass, 77 = skipped, anything else (crash, signal, timeout) = fail.
 # Ends with the line "N passed, N failed, N skipped" and a non-zero status on any failure.
+# TEST_WRAPPER (e.g. "qemu-aarch64 -L /usr/aarch64-linux-gnu") runs each test under an emulator.
 set -u
 limit=${TEST_TIMEOUT:-180}
 pass=0 fail=0 skip=0 failed=()
@@ -9,7 +10,8 @@ for t in "$@"; do
 	name=$(basename "$t")
 	log=$(mktemp)
 	start=$(date +%s%N)
-	timeout -k 5 "$limit" "$t" >"$log" 2>&1
+	# shellcheck disable=SC2086
+	timeout -k 5 "$limit" ${TEST_WRAPPER:-} "$t" >"$log" 2>&1
 	rc=$?
 	ms=$(( ($(date +%s%N) - start) / 1000000 ))
 	secs=$((ms / 1000)).$(printf %03d $((ms % 1000)))

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "test.h"
 
 struct build {
@@ -25,6 +26,15 @@ static const struct build builds[] = {
 	{ "clang", "-O3", 0 }, { "clang", "-Os", 0 }, { "clang", "-O2 -flto", 1 },
 	{ "g++", "-O2 -x c++", 1 }, { "clang++", "-O2 -x c++", 1 },
 };
+
+static int defined_x86_64(void)
+{
+#ifdef __x86_64__
+	return 1;
+#else
+	return 0;
+#endif
+}
 
 static int have(const char *cc)
 {
@@ -78,6 +88,8 @@ int main(void)
 	long total = 0, found = 0;
 	int failed = 0, built = 0;
 
+	if (!US_ARCH_PATCHES_CODE || !defined_x86_64())
+		SKIP("the census builds x86-64 code with the host compilers");
 	if (!have("objdump"))
 		SKIP("objdump missing");
 	snprintf(bin, sizeof(bin), "/tmp/ustatic-census-%d", getpid());

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <ustatic.h>
 
+#include "arch.h"
 #include "test.h"
 
 static int t0(int x) { return x + 0; }
@@ -102,7 +103,8 @@ int main(void)
 	       updates, checked, in_signal, wrong, st.call_sites, st.traps,
 	       st.late_traps);
 	CHECK_EQ(wrong, 0);
-	CHECK(st.call_sites >= 3);
+	if (US_ARCH_PATCHES_CODE)
+		CHECK(st.call_sites >= 3);
 	CHECK(in_signal > 0);
 	return 0;
 }

@@ -2,6 +2,7 @@
  * the kernel's counting rules, arrays, and the bytes at a branch site. */
 #include <ustatic.h>
 
+#include "arch.h"
 #include "test.h"
 
 DEFINE_STATIC_KEY_TRUE(ktrue);
@@ -70,11 +71,13 @@ int main(void)
 	CHECK_EQ(static_branch_enable(&key_arr[1]), 0);
 	CHECK_EQ(static_branch_enable(&key_arr[3]), 0);
 	CHECK(arr(0) == 0 && arr(1) == 1 && arr(2) == 0 && arr(3) == 1);
-	/* The site really is patched code: no load of the key on the path. */
+	/* Branch sites are patched code (unless this is the generic build). */
 	struct ustatic_stats st;
 	ustatic_get_stats(&st);
 	printf("jump entries %lu, batches %lu\n", st.jump_entries, st.batches);
-	CHECK(st.jump_entries >= 8);
-	CHECK(st.batches >= 10);
+	if (US_ARCH_PATCHES_CODE) {
+		CHECK(st.jump_entries >= 8);
+		CHECK(st.batches >= 10);
+	}
 	return 0;
 }

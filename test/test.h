@@ -44,4 +44,10 @@ static inline long test_scale(long n)
 	return div > 1 ? (n / div > 0 ? n / div : 1) : n;
 }
 
+/* qemu-user does not see code written through /proc/self/mem. */
+static inline int test_procmem_ok(void)
+{
+	return !getenv("USTATIC_TEST_NO_PROCMEM");
+}
+
 #endif

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <ustatic.h>
 
+#include "arch.h"
 #include "test.h"
 
 static int one(int x) { return x + 1; }
@@ -91,8 +92,11 @@ int main(void)
 	       "transaction of 50 calls + 50 keys: %lu sync rounds, %lu patches\n",
 	       c.call_sites, c.jump_entries, single, c.sync_rounds - a.sync_rounds,
 	       c.patches - a.patches);
-	CHECK(c.call_sites >= 50 * 15);
-	CHECK_EQ(c.batches - a.batches, 1);
+	if (US_ARCH_PATCHES_CODE) {
+		CHECK(c.call_sites >= 50 * 15);
+		CHECK_EQ(c.batches - a.batches, 1);
+		CHECK(single > 0);
+	}
 	CHECK_EQ(c.sync_rounds - a.sync_rounds, single);
 
 	/* Abort drops everything. */
