@@ -28,7 +28,7 @@
  *   b  imm8 (or rel8)
  *   w  imm16
  *   z  imm16 with a 66 prefix, else imm32
- *   J  near branch rel32 (see rel32_len())
+ *   J  near branch rel32 (see rel32_known())
  *   B  ModRM + imm8
  *   Z  ModRM + imm16/imm32
  *   p  prefix (consumed before the opcode is looked up; never seen here)
@@ -60,14 +60,14 @@ static const char map1[16][17] = {
 /* Two-byte opcode map (0F xx). */
 static const char map2[16][17] = {
 	/*0123456789ABCDEF */
-	"mmmmx.....x.xm.x", /* 0_: 0D prefetch, 0E femms, 0F 3DNow! (unsupported) */
+	"mmmmx.....x.xm.x", /* 0_: 0D prefetch, 0E femms, 0F 3DNow! refused */
 	"mmmmmmmmmmmmmmmm", /* 1_: SSE moves, 18-1F hint NOPs/endbr */
 	"rrrrxxxxmmmmmmmm", /* 2_: mov cr/dr ignore mod; 24-27 mov tr gone */
 	"......x.*x*xxxxx", /* 3_: 38/3A escapes to the three-byte maps */
 	"mmmmmmmmmmmmmmmm", /* 4_: cmovcc */
 	"mmmmmmmmmmmmmmmm", /* 5_ */
 	"mmmmmmmmmmmmmmmm", /* 6_ */
-	"BBBBmmm.*mxxmmmm", /* 7_: 70-73 shuffles/shifts ib, 77 emms, 78 vmread/extrq */
+	"BBBBmmm.*mxxmmmm", /* 7_: 70-73 ib, 77 emms, 78 vmread/extrq */
 	"JJJJJJJJJJJJJJJJ", /* 8_: jcc rel32 */
 	"mmmmmmmmmmmmmmmm", /* 9_: setcc */
 	"...mBmmm...mBmmm", /* A_: shld/shrd ib, A6/A7 VIA PadLock, AE grp 15 */
@@ -87,7 +87,7 @@ struct dec {
 	bool rep;	/* F3 seen */
 	bool repne;	/* F2 seen */
 	bool rexw;	/* REX.W on the REX that directly precedes the opcode */
-	bool vex_ub;	/* a prefix that makes a following VEX/EVEX #UD */
+	bool vex_ub;	/* a prefix that makes a following VEX/EVEX/XOP #UD */
 };
 
 /* Next byte, or -1 when it lies beyond the readable window. */
@@ -185,12 +185,12 @@ static size_t immz(const struct dec *d)
  * specific in 64-bit mode: Intel ignores the prefix (rel32), AMD and
  * objdump use rel16.  A length we cannot be sure of is no length.
  */
-static int rel32_len(const struct dec *d)
+static bool rel32_known(const struct dec *d)
 {
-	return d->osize16 && !d->rexw ? -1 : 4;
+	return !d->osize16 || d->rexw;
 }
 
-/* Apply an operand class from map1/map2; -1 for x and unknown classes. */
+/* Apply an operand class from map1/map2; false for x and '*'. */
 static bool operands(struct dec *d, char cls)
 {
 	switch (cls) {
@@ -200,7 +200,7 @@ static bool operands(struct dec *d, char cls)
 	case 'b': return skip(d, 1);
 	case 'w': return skip(d, 2);
 	case 'z': return skip(d, immz(d));
-	case 'J': return rel32_len(d) > 0 && skip(d, 4);
+	case 'J': return rel32_known(d) && skip(d, 4);
 	case 'B': return modrm(d) && skip(d, 1);
 	case 'Z': return modrm(d) && skip(d, immz(d));
 	default: return false;
@@ -299,7 +299,11 @@ static bool op_0f78(struct dec *d)
 	return modrm(d) && (!(d->osize16 || d->repne) || skip(d, 2));
 }
 
-/* 0F xx, 0F 38 xx (all ModRM) and 0F 3A xx (all ModRM + imm8). */
+/*
+ * 0F xx, 0F 38 xx (all ModRM) and 0F 3A xx (all ModRM + imm8).  The
+ * three-byte maps are uniform, so their unassigned opcodes get a length
+ * too rather than -1; objdump calls those "(bad)".
+ */
 static bool two_byte(struct dec *d)
 {
 	int op = next(d);
@@ -347,6 +351,11 @@ static bool special(struct dec *d, int op)
 	return group3(d, op);	/* F6, F7 */
 }
 
+/*
+ * Every read goes through next()/skip()/peek_reg(), which stop at d.lim,
+ * so the window is never overrun and an instruction that would be longer
+ * than 15 bytes (too many prefixes) fails like a truncated one.
+ */
 int us_x86_insn_len(const unsigned char *p, size_t avail)
 {
 	struct dec d = { .p = p, .lim = avail < MAX_LEN ? avail : MAX_LEN };
