@@ -66,6 +66,8 @@ $(B)/test/lib%.so: test/lib/%.c include/ustatic.h $(B)/libustatic.so
 # One copy of the library per process: tests with shared objects use the .so.
 TEST_LIB_multi_object := -L$(B) -lustatic -Wl,-rpath,'$$ORIGIN/..'
 TEST_LDFLAGS_multi_object := -lmo_key
+TEST_LIB_degraded_modes := $(TEST_LIB_multi_object)
+TEST_LDFLAGS_degraded_modes := -lmo_key
 
 tests: $(TESTS)
 
@@ -85,14 +87,16 @@ bench: all
 	$(MAKE) -C bench run
 
 install: all
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) $(DESTDIR)$(MANDIR)/man3
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
+		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
 	install -m 644 include/ustatic.h $(DESTDIR)$(INCDIR)/
 	install -m 755 $(B)/libustatic.so $(DESTDIR)$(LIBDIR)/libustatic.so.$(VERSION)
 	ln -sf libustatic.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libustatic.so.0
 	ln -sf libustatic.so.0 $(DESTDIR)$(LIBDIR)/libustatic.so
 	install -m 644 $(B)/libustatic.a $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(B)/ustatic.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
-	for m in man/*.3; do [ -e "$$m" ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man3/ || true; done
+	install -m 644 man/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7/
 
 clean:
 	rm -rf $(B)

@@ -235,18 +235,25 @@ struct static_key_false { struct static_key key; };
 #define STATIC_KEY_INIT_TRUE	{ 1, 1, 1 }
 #define STATIC_KEY_INIT_FALSE	{ 0, 0, 0 }
 
+/* Like any global, a key another object uses must not be hidden. */
 #define DEFINE_STATIC_KEY_TRUE(name)					\
-	USTATIC_API struct static_key_true name = { STATIC_KEY_INIT_TRUE }
+	struct static_key_true name = { STATIC_KEY_INIT_TRUE }
 #define DEFINE_STATIC_KEY_FALSE(name)					\
-	USTATIC_API struct static_key_false name = { STATIC_KEY_INIT_FALSE }
+	struct static_key_false name = { STATIC_KEY_INIT_FALSE }
 #define DECLARE_STATIC_KEY_TRUE(name)	extern struct static_key_true name
 #define DECLARE_STATIC_KEY_FALSE(name)	extern struct static_key_false name
-#define DEFINE_STATIC_KEY_ARRAY_TRUE(name, count)			\
-	USTATIC_API struct static_key_true name[count] =		\
-		{ [0 ... (count) - 1] = { STATIC_KEY_INIT_TRUE } }
+/* All-zero is a false key, so a false array needs no initializer. */
 #define DEFINE_STATIC_KEY_ARRAY_FALSE(name, count)			\
-	USTATIC_API struct static_key_false name[count] =		\
-		{ [0 ... (count) - 1] = { STATIC_KEY_INIT_FALSE } }
+	struct static_key_false name[count]
+#ifndef __cplusplus
+#define DEFINE_STATIC_KEY_ARRAY_TRUE(name, count)			\
+	struct static_key_true name[count] =				\
+		{ [0 ... (count) - 1] = { STATIC_KEY_INIT_TRUE } }
+#else
+/* C++ has no range designators; write the initializers out instead. */
+#define DEFINE_STATIC_KEY_ARRAY_TRUE(name, count)			\
+	static_assert(false, "DEFINE_STATIC_KEY_ARRAY_TRUE is C only")
+#endif
 
 USTATIC_API int static_key_slow_inc(struct static_key *key);
 USTATIC_API int static_key_slow_dec(struct static_key *key);

@@ -22,6 +22,11 @@ void us_engine_unlock(void)
 	pthread_mutex_unlock(&engine_mutex);
 }
 
+bool us_engine_can_write(void)
+{
+	return US_ARCH_PATCHES_CODE && us_writer_method() != USTATIC_WRITE_NONE;
+}
+
 static int cmp_patch(const void *a, const void *b)
 {
 	const struct us_patch *x = a, *y = b;

@@ -14,6 +14,7 @@
 #ifndef USTATIC_ENGINE_H
 #define USTATIC_ENGINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,10 @@ struct us_patch {
  *   other    from the sync layer (-ETIMEDOUT, ...)
  */
 int us_engine_apply(struct us_patch *v, size_t n);
+
+/* Whether code can be written at all (an architecture that patches, and a
+ * working writer). */
+bool us_engine_can_write(void);
 
 /* The engine's process-wide lock, for pthread_atfork. */
 void us_engine_lock(void);

@@ -287,21 +287,37 @@ static struct us_object *find_object(const void *id, struct us_object ***link)
 	return *l;
 }
 
-/* Brings the new object's code in line with every key's current value. */
-static void align_object(struct us_object *o)
+static int try_align(struct us_object *o, bool sites)
 {
 	struct us_patch_vec pv = { 0 };
-	int err = us_static_call_plan_object(o, &pv);
+	int err = us_static_call_plan_object(o, sites, &pv);
 
 	if (!err)
 		err = us_static_key_plan_object(o, &pv);
 	if (!err)
 		err = us_engine_apply(pv.v, pv.n);
-	us_static_call_commit_object(o, !err);
-	if (err)
-		us_log("registry: object %p stays unpatched (%d): static calls "
-		       "run through their trampolines' indirect form", o->id, err);
+	if (!err)
+		us_static_call_commit_object(o, sites);
 	us_patch_vec_free(&pv);
+	return err;
+}
+
+/*
+ * Brings the new object's code in line with every key's current value.
+ * When int3 cannot be used (a thread blocks SIGTRAP, USTATIC_TRAPFREE=1),
+ * inline call sites stay on their trampolines, which switch trap-free.
+ */
+static void align_object(struct us_object *o)
+{
+	int err = try_align(o, true);
+
+	if (err == -EDEADLK)
+		err = try_align(o, false);
+	if (err)
+		us_log("registry: object %p could not be brought in line with "
+		       "its keys (%d): its static calls run through their "
+		       "trampolines' indirect form, its static branches keep "
+		       "their initial values", o->id, err);
 }
 
 void __ustatic_register_object(const struct ustatic_object_tables *t)

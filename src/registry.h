@@ -19,7 +19,8 @@ struct us_object;
 struct us_tramp {
 	uint8_t *addr;
 	struct static_call_key *key;
-	void *applied;			/* target encoded now; NULL = indirect */
+	void *applied;			/* target its slot encodes; NULL = indirect */
+	void *sites_applied;		/* target its sites encode; NULL = call it */
 	struct us_site *sites;		/* this trampoline's inline sites */
 	size_t nsites;
 	struct us_object *obj;
@@ -59,10 +60,12 @@ int us_patch_vec_push(struct us_patch_vec *pv, const struct us_patch *p);
 void us_patch_vec_free(struct us_patch_vec *pv);
 
 /* Hooks of the static_call and static_key layers: the patches that bring a
- * freshly registered object in line with the current key values, and the
- * bookkeeping once they are applied. */
-int us_static_call_plan_object(struct us_object *o, struct us_patch_vec *pv);
-void us_static_call_commit_object(struct us_object *o, bool applied);
+ * freshly registered object in line with the current key values (inline
+ * call sites included, or left on their trampolines), and the bookkeeping
+ * once they are applied. */
+int us_static_call_plan_object(struct us_object *o, bool sites,
+			       struct us_patch_vec *pv);
+void us_static_call_commit_object(struct us_object *o, bool sites);
 int us_static_key_plan_object(struct us_object *o, struct us_patch_vec *pv);
 
 #endif

@@ -70,26 +70,39 @@ static void encode_site(const struct us_tramp *t, const struct us_site *s,
 	us_arch_encode_site(out, s, to);
 }
 
-int us_static_call_plan_tramp(const struct us_tramp *t, void *func,
+/*
+ * The state trampoline t takes for func: func, or NULL for the indirect
+ * form (also whenever no code can be written: then an update is the store
+ * to key->func alone, which the indirect form follows).
+ */
+static void *next_state(const struct us_tramp *t, void *func)
+{
+	return us_engine_can_write() ? tramp_state(t, func) : NULL;
+}
+
+int us_static_call_plan_tramp(const struct us_tramp *t, void *func, bool sites,
 			      struct us_patch_vec *pv)
 {
-	void *from = t->applied, *to = tramp_state(t, func);
+	void *to = next_state(t, func), *sites_to = sites ? to : NULL;
 	uint8_t *slot = us_arch_tramp_slot(t->addr);
 	struct us_patch p = { .addr = slot, .len = us_arch_tramp_slot_len(),
 			      .trapfree_guard = us_arch_tramp_guard() };
-	int err;
+	int err = 0;
 
-	if (!US_ARCH_PATCHES_CODE || from == to)
+	if (!US_ARCH_PATCHES_CODE)
 		return 0;
-	us_arch_encode_tramp(p.old, slot, from ? tramp_target(t, from) : NULL);
-	us_arch_encode_tramp(p.new, slot, to ? tramp_target(t, to) : NULL);
-	err = us_patch_vec_push(pv, &p);
-	for (size_t i = 0; !err && i < t->nsites; i++) {
+	if (t->applied != to) {
+		us_arch_encode_tramp(p.old, slot, t->applied ?
+				     tramp_target(t, t->applied) : NULL);
+		us_arch_encode_tramp(p.new, slot, to ? tramp_target(t, to) : NULL);
+		err = us_patch_vec_push(pv, &p);
+	}
+	for (size_t i = 0; !err && t->sites_applied != sites_to && i < t->nsites; i++) {
 		const struct us_site *s = &t->sites[i];
 
 		p = (struct us_patch){ .addr = s->addr, .len = us_arch_site_len(s) };
-		encode_site(t, s, from, p.old);
-		encode_site(t, s, to, p.new);
+		encode_site(t, s, t->sites_applied, p.old);
+		encode_site(t, s, sites_to, p.new);
 		p.trapfree_guard = us_arch_site_guard(s, p.old, p.new);
 		if (memcmp(p.old, p.new, p.len))
 			err = us_patch_vec_push(pv, &p);
@@ -97,16 +110,18 @@ int us_static_call_plan_tramp(const struct us_tramp *t, void *func,
 	return err;
 }
 
-static void us_static_call_applied(struct us_tramp *t, void *func)
+static void commit_tramp(struct us_tramp *t, void *func, bool sites)
 {
-	t->applied = tramp_state(t, func);
+	t->applied = next_state(t, func);
+	t->sites_applied = sites ? t->applied : NULL;
 }
 
-int us_static_call_plan_object(struct us_object *o, struct us_patch_vec *pv)
+int us_static_call_plan_object(struct us_object *o, bool sites,
+			       struct us_patch_vec *pv)
 {
 	for (size_t i = 0; i < o->ntramps; i++) {
 		struct us_tramp *t = &o->tramps[i];
-		int err = us_static_call_plan_tramp(t, t->key->func, pv);
+		int err = us_static_call_plan_tramp(t, t->key->func, sites, pv);
 
 		if (err)
 			return err;
@@ -114,50 +129,53 @@ int us_static_call_plan_object(struct us_object *o, struct us_patch_vec *pv)
 	return 0;
 }
 
-void us_static_call_commit_object(struct us_object *o, bool applied)
+void us_static_call_commit_object(struct us_object *o, bool sites)
 {
-	for (size_t i = 0; applied && i < o->ntramps; i++)
-		us_static_call_applied(&o->tramps[i], o->tramps[i].key->func);
+	for (size_t i = 0; i < o->ntramps; i++)
+		commit_tramp(&o->tramps[i], o->tramps[i].key->func, sites);
 }
 
-int us_static_call_plan_key(struct static_call_key *key, void *func,
+int us_static_call_plan_key(struct static_call_key *key, void *func, bool sites,
 			    struct us_patch_vec *pv)
 {
 	for (struct us_object *o = us_objects; o; o = o->next)
 		for (size_t i = 0; i < o->ntramps; i++)
 			if (o->tramps[i].key == key) {
 				int err = us_static_call_plan_tramp(&o->tramps[i],
-								    func, pv);
+								    func, sites, pv);
 				if (err)
 					return err;
 			}
 	return 0;
 }
 
-void us_static_call_commit_key(struct static_call_key *key, void *func)
+void us_static_call_commit_key(struct static_call_key *key, void *func,
+			       bool sites)
 {
 	for (struct us_object *o = us_objects; o; o = o->next)
 		for (size_t i = 0; i < o->ntramps; i++)
 			if (o->tramps[i].key == key)
-				us_static_call_applied(&o->tramps[i], func);
+				commit_tramp(&o->tramps[i], func, sites);
+	/* Only now: a refused update never sends a call to func. */
+	__atomic_store_n(&key->func, func, __ATOMIC_SEQ_CST);
 }
 
-/* With no way to write code, a key whose trampolines are all still
- * indirect is updated by its data alone. */
-static bool key_is_indirect(struct static_call_key *key)
+static int try_update(struct static_call_key *key, void *func, bool sites)
 {
-	for (struct us_object *o = us_objects; o; o = o->next)
-		for (size_t i = 0; i < o->ntramps; i++)
-			if (o->tramps[i].key == key && o->tramps[i].applied)
-				return false;
-	return true;
+	struct us_patch_vec pv = { 0 };
+	int err = us_static_call_plan_key(key, func, sites, &pv);
+
+	if (!err)
+		err = us_engine_apply(pv.v, pv.n);
+	if (!err)
+		us_static_call_commit_key(key, func, sites);
+	us_patch_vec_free(&pv);
+	return err;
 }
 
 int __ustatic_call_update(struct static_call_key *key, void *func)
 {
-	struct us_patch_vec pv = { 0 };
-	void *old;
-	int err;
+	int err = 0;
 
 	us_init();
 	if (!key)
@@ -167,22 +185,12 @@ int __ustatic_call_update(struct static_call_key *key, void *func)
 	if (us_transaction_active())
 		return us_transaction_add_call(key, func);
 	us_registry_lock();
-	old = key->func;
-	err = 0;
-	if (old == func)
-		goto out;
-	__atomic_store_n(&key->func, func, __ATOMIC_SEQ_CST);
-	err = us_static_call_plan_key(key, func, &pv);
-	if (!err)
-		err = us_engine_apply(pv.v, pv.n);
-	if (err == -EPERM && key_is_indirect(key))
-		err = 0;
-	if (err)
-		__atomic_store_n(&key->func, old, __ATOMIC_SEQ_CST);
-	else
-		us_static_call_commit_key(key, func);
-out:
+	if (key->func != func) {
+		err = try_update(key, func, true);
+		/* No int3 now: leave (or put) inline sites on the trampoline. */
+		if (err == -EDEADLK)
+			err = try_update(key, func, false);
+	}
 	us_registry_unlock();
-	us_patch_vec_free(&pv);
 	return err;
 }

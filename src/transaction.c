@@ -143,19 +143,16 @@ static bool last_for_key(const struct txn *t, size_t i)
 	return t->ops[i].key != NULL;
 }
 
-/* Registry lock held. old[i] keeps each updated call key's previous func. */
-static int plan(const struct txn *t, void **old, int *count,
+/* Registry lock held. count[i] is op i's key's final count. */
+static int plan(const struct txn *t, bool sites, int *count,
 		struct us_patch_vec *pv)
 {
 	int err = 0;
 
 	for (size_t i = 0; !err && i < t->n; i++) {
 		if (last_for_call(t, i)) {
-			struct static_call_key *k = t->ops[i].call;
-
-			old[i] = k->func;
-			__atomic_store_n(&k->func, t->ops[i].func, __ATOMIC_SEQ_CST);
-			err = us_static_call_plan_key(k, t->ops[i].func, pv);
+			err = us_static_call_plan_key(t->ops[i].call,
+						      t->ops[i].func, sites, pv);
 		} else if (last_for_key(t, i)) {
 			count[i] = replay_key(t, t->ops[i].key);
 			err = count[i] < 0 ? count[i] :
@@ -165,16 +162,13 @@ static int plan(const struct txn *t, void **old, int *count,
 	return err;
 }
 
-static void finish(const struct txn *t, void **old, int *count, bool ok)
+static void commit(const struct txn *t, bool sites, const int *count)
 {
 	for (size_t i = 0; i < t->n; i++) {
-		if (last_for_call(t, i) && old[i]) {
-			if (ok)
-				us_static_call_commit_key(t->ops[i].call, t->ops[i].func);
-			else
-				__atomic_store_n(&t->ops[i].call->func, old[i],
-						 __ATOMIC_SEQ_CST);
-		} else if (ok && last_for_key(t, i)) {
+		if (last_for_call(t, i)) {
+			us_static_call_commit_key(t->ops[i].call, t->ops[i].func,
+						  sites);
+		} else if (last_for_key(t, i)) {
 			t->ops[i].key->patched = count[i] > 0;
 			__atomic_store_n(&t->ops[i].key->enabled, count[i],
 					 __ATOMIC_RELEASE);
@@ -182,23 +176,32 @@ static void finish(const struct txn *t, void **old, int *count, bool ok)
 	}
 }
 
-static int apply(struct txn *t)
+static int try_apply(const struct txn *t, bool sites, int *count)
 {
 	struct us_patch_vec pv = { 0 };
-	void **old = calloc(t->n + 1, sizeof(*old));
-	int *count = calloc(t->n + 1, sizeof(*count));
-	int err = old && count ? 0 : us_fail(-ENOMEM, "ustatic_batch_commit");
+	int err = plan(t, sites, count, &pv);
 
-	if (!err) {
-		us_registry_lock();
-		err = plan(t, old, count, &pv);
-		if (!err)
-			err = us_engine_apply(pv.v, pv.n);
-		finish(t, old, count, !err);
-		us_registry_unlock();
-	}
+	if (!err)
+		err = us_engine_apply(pv.v, pv.n);
+	if (!err)
+		commit(t, sites, count);
 	us_patch_vec_free(&pv);
-	free(old);
+	return err;
+}
+
+static int apply(struct txn *t)
+{
+	int *count = calloc(t->n + 1, sizeof(*count));
+	int err;
+
+	if (!count)
+		return us_fail(-ENOMEM, "ustatic_batch_commit");
+	us_registry_lock();
+	err = try_apply(t, true, count);
+	/* No int3 now: inline sites stay on (or go back to) trampolines. */
+	if (err == -EDEADLK)
+		err = try_apply(t, false, count);
+	us_registry_unlock();
 	free(count);
 	return err;
 }

@@ -123,10 +123,14 @@ static void chain(int sig, siginfo_t *si, ucontext_t *uc)
 		previous.sa_handler(sig);
 		return;
 	}
-	/* The kernel forces the default action on an int3 even when
-	 * SIGTRAP is ignored: restore it and re-execute the int3. */
+	/*
+	 * The kernel forces the default action on an int3 even when SIGTRAP
+	 * is ignored: restore it, then re-execute the int3 if it is still
+	 * there (the core then shows where it was), else raise the signal.
+	 */
 	signal(SIGTRAP, SIG_DFL);
-	if (si->si_code == SI_KERNEL)
+	if (si->si_code == SI_KERNEL &&
+	    *(volatile uint8_t *)(us_arch_trap_pc(uc) - 1) == US_TRAP_BYTE)
 		us_arch_set_pc(uc, us_arch_trap_pc(uc) - 1);
 	else
 		raise(SIGTRAP);
