@@ -47,9 +47,11 @@ $(B)/libustatic.so: $(LIB_OBJ) src/libustatic.map
 $(B)/libustatic.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/ustatic.pc: ustatic.pc.in Makefile
+# Regenerated every time: PREFIX may differ between `make` and `make install`.
+$(B)/ustatic.pc: ustatic.pc.in FORCE
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+FORCE:
 
 # Tests link the static archive: they may call the library's internal
 # (hidden) layers directly. Multi-object tests add their own .so files.
@@ -101,5 +103,5 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all tests check check-native run bench install clean
+.PHONY: all tests check check-native run bench install clean FORCE
 .SECONDARY:

@@ -94,5 +94,8 @@ uint8_t us_arch_site_guard(const struct us_site *s, const uint8_t *old,
  */
 int us_arch_decode_site(uint8_t *p, size_t avail, const void *tramp,
 			struct us_site *s, bool *found);
+/* Whether the len-byte instruction at p ends straight-line code (return,
+ * indirect jump, trap, padding): what follows may not be code. */
+bool us_arch_ends_flow(const uint8_t *p, int len);
 
 #endif

@@ -245,7 +245,11 @@ int us_engine_apply(struct us_patch *v, size_t n)
 		return 0;
 	if (!US_ARCH_PATCHES_CODE)
 		return us_fail(-EOPNOTSUPP, "engine: no code patching on this arch");
-	qsort(v, n, sizeof(*v), cmp_patch);
+	for (size_t i = 1; i < n; i++)
+		if (v[i - 1].addr > v[i].addr) {
+			qsort(v, n, sizeof(*v), cmp_patch);
+			break;
+		}
 	err = check_shape(v, n);
 	if (!err) {
 		us_engine_lock();

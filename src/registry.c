@@ -153,7 +153,9 @@ static int push_site(struct found_sites *f, const struct us_site *s, uint8_t *tr
 
 /*
  * Decodes forward from a marker, one whole instruction at a time, and
- * collects every call/jmp/jcc to `tramp`. Returns how many it found.
+ * collects every call/jmp/jcc to `tramp`, up to the end of straight-line
+ * code (a return, an indirect jump, padding), past which bytes may not be
+ * instructions. Returns how many it found.
  */
 static long scan_marker(uint8_t *p, const struct segment_query *seg,
 			uint8_t *tramp, struct found_sites *f)
@@ -175,6 +177,8 @@ static long scan_marker(uint8_t *p, const struct segment_query *seg,
 				return -ENOMEM;
 			found++;
 		}
+		if (us_arch_ends_flow(p, len))
+			break;
 		p += len;
 	}
 	return found;

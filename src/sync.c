@@ -82,6 +82,11 @@ void us_sync_init(void)
 		method = USTATIC_SYNC_NONE;
 }
 
+bool us_sync_owns_signal(int sig)
+{
+	return sync_signal && sig == sync_signal;
+}
+
 int us_sync_method(void)
 {
 	return method;

@@ -9,6 +9,8 @@
 #ifndef USTATIC_SYNC_H
 #define USTATIC_SYNC_H
 
+#include <stdbool.h>
+
 /* Reads USTATIC_SYNC=auto|membarrier|signal, registers membarrier. */
 void us_sync_init(void);
 
@@ -18,6 +20,9 @@ int us_sync_cores(void);
 
 /* Number of threads in the process (from /proc/self/task), or -errno. */
 int us_thread_count(void);
+
+/* Whether sig is the signal the signal method uses. */
+bool us_sync_owns_signal(int sig);
 
 /* enum ustatic_sync_method; and a test hook to switch methods. */
 int us_sync_method(void);

@@ -11,7 +11,17 @@
 #include <fcntl.h>
 
 #include "debug.h"
+#include "sync.h"
 #include "trap.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
 
 #define ARCH_SHSTK_STATUS 0x5005
 #define ARCH_SHSTK_SHSTK  (1UL << 0)
@@ -112,6 +122,16 @@ static bool handle_trap(ucontext_t *uc)
 	return false;
 }
 
+/*
+ * A trap the kernel raised for an int3 (SI_KERNEL; valgrind says
+ * TRAP_BRKPT), not a SIGTRAP some thread sent (si_code <= 0). Whose int3
+ * it was is for the address lookup to decide.
+ */
+static bool from_int3(const siginfo_t *si)
+{
+	return si->si_code == SI_KERNEL || si->si_code == TRAP_BRKPT;
+}
+
 /* Not ours: behave as if we had never been installed. */
 static void chain(int sig, siginfo_t *si, ucontext_t *uc)
 {
@@ -129,7 +149,7 @@ static void chain(int sig, siginfo_t *si, ucontext_t *uc)
 	 * there (the core then shows where it was), else raise the signal.
 	 */
 	signal(SIGTRAP, SIG_DFL);
-	if (si->si_code == SI_KERNEL &&
+	if (from_int3(si) &&
 	    *(volatile uint8_t *)(us_arch_trap_pc(uc) - 1) == US_TRAP_BYTE)
 		us_arch_set_pc(uc, us_arch_trap_pc(uc) - 1);
 	else
@@ -143,7 +163,7 @@ static void on_sigtrap(int sig, siginfo_t *si, void *ctx)
 	bool ours = false;
 
 	__atomic_fetch_add(&active, 1, __ATOMIC_SEQ_CST);
-	if (si->si_code == SI_KERNEL)
+	if (from_int3(si))
 		ours = handle_trap(uc);
 	__atomic_fetch_sub(&active, 1, __ATOMIC_SEQ_CST);
 	if (!ours)
@@ -197,58 +217,130 @@ static bool handler_installed(void)
 
 /*
  * What a thread's signal mask means for an int3. glibc (and musl) block
- * every signal, their internal ones (32 and 33) included, while a thread
- * starts or runs certain internal code; a mask set by the application can
- * never contain those two, because pthread_sigmask() removes them.
+ * every signal while a thread starts or exits, their internal signals 32
+ * and 33 included (an exiting glibc thread leaves 33 open); a mask set by
+ * the application can hold neither, because pthread_sigmask() removes them.
  */
-enum trap_mask { TRAP_OK, TRAP_BLOCKED, TRAP_BLOCKED_BRIEFLY };
+/* Ordered: a scan keeps the worst it saw. */
+enum trap_mask { TRAP_OK, TRAP_BLOCKED_BRIEFLY, TRAP_BLOCKED };
 
 #define SIG_BIT(n) (1ULL << ((n) - 1))
 #define LIBC_INTERNAL_SIGNALS (SIG_BIT(32) | SIG_BIT(33))
+#define BRIEF_MAX 64		/* threads in libc's transient state we follow */
 
-static enum trap_mask thread_trap_mask(const char *tid)
+/* Reads a signal mask line ("SigBlk:", "SigCgt:") of a /proc status
+ * file into *mask; false if there is none (e.g. the thread has exited). */
+static bool status_mask(const char *path, const char *field,
+			unsigned long long *mask)
 {
-	char path[64], buf[2048], *l;
-	unsigned long long blocked;
-	int fd;
+	char buf[2048], *l;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%s/status", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return TRAP_OK;	/* the thread has exited */
+		return false;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return TRAP_OK;
+		return false;
 	buf[n] = 0;
-	l = strstr(buf, "\nSigBlk:");
-	blocked = l ? strtoull(l + 8, NULL, 16) : 0;
-	if (!(blocked & SIG_BIT(SIGTRAP)))
-		return TRAP_OK;
-	if ((blocked & LIBC_INTERNAL_SIGNALS) == LIBC_INTERNAL_SIGNALS)
-		return TRAP_BLOCKED_BRIEFLY;
-	return TRAP_BLOCKED;
+	l = strstr(buf, field);
+	if (!l)
+		return false;
+	*mask = strtoull(l + strlen(field), NULL, 16);
+	return true;
 }
 
-static enum trap_mask worst_trap_mask(void)
+static enum trap_mask thread_trap_mask(long tid)
+{
+	char path[64];
+	unsigned long long blocked;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/status", tid);
+	if (!status_mask(path, "\nSigBlk:", &blocked) ||
+	    !(blocked & SIG_BIT(SIGTRAP)))
+		return TRAP_OK;
+	return blocked & LIBC_INTERNAL_SIGNALS ? TRAP_BLOCKED_BRIEFLY : TRAP_BLOCKED;
+}
+
+/* Scans every thread; collects those in libc's transient state. */
+static enum trap_mask scan_threads(long *brief, int *nbrief)
 {
 	DIR *d = opendir("/proc/self/task");
 	struct dirent *de;
-	enum trap_mask worst = TRAP_OK, m;
+	enum trap_mask worst = TRAP_OK;
 
+	*nbrief = 0;
 	if (!d)
 		return TRAP_OK;
-	while (worst != TRAP_BLOCKED && (de = readdir(d)))
-		if (de->d_name[0] != '.' && (m = thread_trap_mask(de->d_name)) > worst)
+	while (worst != TRAP_BLOCKED && (de = readdir(d))) {
+		long tid = atol(de->d_name);
+		enum trap_mask m = tid > 0 ? thread_trap_mask(tid) : TRAP_OK;
+
+		if (m == TRAP_BLOCKED_BRIEFLY && *nbrief < BRIEF_MAX)
+			brief[(*nbrief)++] = tid;
+		if (m > worst)
 			worst = m;
+	}
 	closedir(d);
 	return worst;
+}
+
+/* Waits (up to ~200 ms) for the threads libc holds blocked to move on. */
+static enum trap_mask wait_brief(long *brief, int n)
+{
+	for (int round = 0; n > 0 && round < 2000; round++) {
+		int k = 0;
+
+		usleep(100);
+		for (int i = 0; i < n; i++) {
+			enum trap_mask m = thread_trap_mask(brief[i]);
+
+			if (m == TRAP_BLOCKED)
+				return TRAP_BLOCKED;
+			if (m == TRAP_BLOCKED_BRIEFLY)
+				brief[k++] = brief[i];
+		}
+		n = k;
+	}
+	return n ? TRAP_BLOCKED_BRIEFLY : TRAP_OK;
+}
+
+/*
+ * A handler whose sa_mask holds SIGTRAP blocks it while it runs: an int3
+ * in code it calls would be fatal. Returns such a signal, or 0. Our own
+ * sync-signal handler runs no patchable code.
+ */
+static int handler_masking_sigtrap(void)
+{
+	/* SigCgt: the signals that have a handler, so only those are read. */
+	unsigned long long caught;
+	bool known = status_mask("/proc/self/status", "\nSigCgt:", &caught);
+
+	for (int sig = 1; sig <= SIGRTMAX && sig <= 64; sig++) {
+		struct sigaction sa;
+
+		if (known && !(caught & SIG_BIT(sig)))
+			continue;
+		/* valgrind keeps the last real-time signal for itself. */
+		if (sig == SIGTRAP || us_sync_owns_signal(sig) ||
+		    (RUNNING_ON_VALGRIND && sig == SIGRTMAX) ||
+		    sigaction(sig, NULL, &sa))
+			continue;
+		if (!(sa.sa_flags & SA_SIGINFO) &&
+		    (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN))
+			continue;
+		if (sigismember(&sa.sa_mask, SIGTRAP))
+			return sig;
+	}
+	return 0;
 }
 
 bool us_trap_usable(void)
 {
 	const char *e = getenv("USTATIC_TRAPFREE");
+	long brief[BRIEF_MAX];
+	int nbrief, sig;
 	enum trap_mask m;
 
 	if (!US_ARCH_USES_GUARDS || (e && atoi(e)))
@@ -257,9 +349,17 @@ bool us_trap_usable(void)
 		us_log("trap: our SIGTRAP handler was replaced");
 		return false;
 	}
-	/* A libc-internal block passes; wait it out (at most ~200 ms). */
-	for (int i = 0; (m = worst_trap_mask()) == TRAP_BLOCKED_BRIEFLY && i < 2000; i++)
-		usleep(100);
+	if ((sig = handler_masking_sigtrap())) {
+		us_log("trap: the handler of signal %d blocks SIGTRAP while it runs", sig);
+		return false;
+	}
+	/* Under valgrind every thread's host mask blocks everything (valgrind
+	 * keeps the program's masks to itself): /proc cannot tell us. */
+	if (RUNNING_ON_VALGRIND)
+		return true;
+	m = scan_threads(brief, &nbrief);
+	if (m == TRAP_BLOCKED_BRIEFLY)
+		m = wait_brief(brief, nbrief);
 	if (m == TRAP_OK)
 		return true;
 	us_log("trap: a thread blocks SIGTRAP; an int3 would kill it");

@@ -23,9 +23,11 @@ suite() {
 		return
 	fi
 	# shellcheck disable=SC2086
-	out=$(TEST_WRAPPER="$wrapper" env $env test/run-tests.sh \
-		$(find "$dir/test" -maxdepth 1 -type f -executable ! -name '*.so' | sort) |
-		tee /dev/stderr | tail -n 1)
+	TEST_WRAPPER="$wrapper" env $env test/run-tests.sh \
+		$(find "$dir/test" -maxdepth 1 -type f -executable ! -name '*.so' | sort) \
+		>"$dir.test.log" 2>&1
+	cat "$dir.test.log"
+	out=$(tail -n 1 "$dir.test.log")
 	read -r p _ f _ s _ <<<"${out//,/}"
 	echo "$name: $p passed, $f failed, $s skipped"
 	total_pass=$((total_pass + p)) total_fail=$((total_fail + f))

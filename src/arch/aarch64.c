@@ -162,6 +162,16 @@ uint8_t us_arch_site_guard(const struct us_site *s, const uint8_t *old,
 	return 0;
 }
 
+bool us_arch_ends_flow(const uint8_t *p, int len)
+{
+	uint32_t insn = len == 4 ? load32(p) : 0;
+
+	return (insn & 0xfffffc1fu) == 0xd65f0000u ||	/* ret */
+	       (insn & 0xfffffc1fu) == 0xd61f0000u ||	/* br */
+	       (insn & 0xffe0001fu) == 0xd4200000u ||	/* brk */
+	       (insn >> 16) == 0;			/* udf */
+}
+
 int us_arch_decode_site(uint8_t *p, size_t avail, const void *tramp,
 			struct us_site *s, bool *found)
 {

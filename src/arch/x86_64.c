@@ -359,6 +359,27 @@ uint8_t us_arch_site_guard(const struct us_site *s, const uint8_t *old,
 	return 0;
 }
 
+bool us_arch_ends_flow(const uint8_t *p, int len)
+{
+	const uint8_t *op = p, *end = p + len;
+
+	/* Skip legacy and REX prefixes (e.g. `rep ret`, `41 ff e3`). */
+	while (op < end - 1 && ((*op & 0xf0) == 0x40 || *op == 0xf3 ||
+				*op == 0xf2 || *op == 0x66 || *op == 0x2e ||
+				*op == 0x3e))
+		op++;
+	switch (op[0]) {
+	case X86_RET: case 0xc2: case X86_INT3: case 0xf4:
+		return true;
+	case 0x0f:
+		return op + 1 < end && op[1] == 0x0b;		/* ud2 */
+	case 0xff:					/* jmp *r/m */
+		return op + 1 < end && ((op[1] >> 3) & 7) >= 4 &&
+		       ((op[1] >> 3) & 7) <= 5;
+	}
+	return false;
+}
+
 int us_arch_decode_site(uint8_t *p, size_t avail, const void *tramp,
 			struct us_site *s, bool *found)
 {
