@@ -223,8 +223,9 @@ static int apply_locked(struct us_patch *v, size_t n)
 	} else {
 		us_trap_publish(v, n);
 		err = run_phases(v, n, false);
-		if (!err)
-			us_trap_remember(v, n);
+		/* Even a failed batch placed int3s: traps on them may still be
+		 * pending and must be recognised as ours after unpublishing. */
+		us_trap_remember(v, n);
 		us_trap_unpublish();
 	}
 	us_writer_end();

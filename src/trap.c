@@ -85,39 +85,66 @@ static void late_trap(ucontext_t *uc, uintptr_t site)
 	US_COUNT(late_traps, 1);
 }
 
-/* Returns true when the trap was ours and the context is fixed up. */
-static bool handle_trap(ucontext_t *uc)
+static bool guarded(uintptr_t site)
 {
-	uintptr_t pc = us_arch_trap_pc(uc), site = pc - 1;
+	return *(volatile uint8_t *)site == US_TRAP_BYTE;
+}
+
+/* One look at the published batch and the history; see handle_trap(). */
+enum verdict { EMULATED, REEXECUTE, NOT_OURS, UNSETTLED };
+
+static enum verdict judge(ucontext_t *uc, uintptr_t pc)
+{
+	uintptr_t site = pc - 1;
 	const struct published *b = __atomic_load_n(&batch, __ATOMIC_SEQ_CST);
-	const struct history *h;
 	const struct us_patch *p = find_patch(b, site);
-	bool guarded = *(volatile uint8_t *)site == US_TRAP_BYTE;
+	const struct history *h;
 
 	if (p) {
-		if (!guarded) {
+		if (!guarded(site)) {
 			late_trap(uc, site);	/* int3 already replaced */
 		} else if (us_arch_emulate(p->new, site, uc, shadow_stack)) {
 			US_COUNT(traps, 1);
+			return EMULATED;
 		} else {
 			late_trap(uc, site);	/* retry once the patch lands */
 			sched_yield();
 		}
-		return true;
-	}
-	/* A debugger may already have moved the PC back onto the site. */
-	if (find_patch(b, pc)) {
-		US_COUNT(late_traps, 1);
-		return true;
+		return REEXECUTE;
 	}
 	h = __atomic_load_n(&history, __ATOMIC_SEQ_CST);
-	if (!guarded && in_history(h, site)) {
-		late_trap(uc, site);
-		return true;
-	}
-	if (in_history(h, pc)) {
+	/* A debugger may already have moved the PC back onto the site. */
+	if (find_patch(b, pc) || in_history(h, pc)) {
 		US_COUNT(late_traps, 1);
-		return true;
+		return REEXECUTE;
+	}
+	if (!in_history(h, site))
+		return NOT_OURS;
+	if (!guarded(site)) {
+		late_trap(uc, site);		/* the batch is over */
+		return REEXECUTE;
+	}
+	/* An int3 on a site of ours, but no batch holds it: a batch being
+	 * published or retired under our feet, or a debugger's breakpoint. */
+	return UNSETTLED;
+}
+
+/*
+ * Returns true when the trap was ours and the context is fixed up. The
+ * byte and the batch are read at different moments while batches come and
+ * go, so an int3 found on one of our sites with no batch holding it is
+ * looked at again: ours settles within a batch; a foreign one never does.
+ */
+static bool handle_trap(ucontext_t *uc)
+{
+	uintptr_t pc = us_arch_trap_pc(uc);
+
+	for (int tries = 0; tries < 1000; tries++) {
+		enum verdict v = judge(uc, pc);
+
+		if (v != UNSETTLED)
+			return v != NOT_OURS;
+		sched_yield();
 	}
 	return false;
 }
