@@ -57,7 +57,7 @@ FORCE:
 # (hidden) layers directly. Multi-object tests add their own .so files.
 $(B)/test/%: test/%.c test/test.h include/ustatic.h $(B)/libustatic.a $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE) -rdynamic $< -o $@ $(or $(TEST_LIB_$*),$(B)/libustatic.a) \
+	$(CC) $(CFLAGS) $(TEST_CFLAGS_$*) $(BASE) -rdynamic $< -o $@ $(or $(TEST_LIB_$*),$(B)/libustatic.a) \
 		-L$(B)/test -Wl,-rpath,'$$ORIGIN' $(TEST_LDFLAGS_$*) $(LDLIBS)
 
 $(B)/test/lib%.so: test/lib/%.c include/ustatic.h $(B)/libustatic.so
@@ -70,6 +70,10 @@ TEST_LIB_multi_object := -L$(B) -lustatic -Wl,-rpath,'$$ORIGIN/..'
 TEST_LDFLAGS_multi_object := -lmo_key
 TEST_LIB_degraded_modes := $(TEST_LIB_multi_object)
 TEST_LDFLAGS_degraded_modes := -lmo_key
+TEST_LIB_registry_limits := $(TEST_LIB_multi_object)
+# 20,000 sites in one file: -O1 without debug info keeps its build short.
+TEST_CFLAGS_registry_limits := -O1 -g0
+TEST_LDFLAGS_registry_limits := -lmo_key
 
 tests: $(TESTS)
 

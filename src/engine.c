@@ -220,12 +220,12 @@ static int apply_locked(struct us_patch *v, size_t n)
 		trap_free = true;
 	} else if (trap_free) {
 		err = run_phases(v, n, true);
-	} else {
+	} else if (!(err = us_trap_prepare_history(v, n))) {
 		us_trap_publish(v, n);
 		err = run_phases(v, n, false);
 		/* Even a failed batch placed int3s: traps on them may still be
 		 * pending and must be recognised as ours after unpublishing. */
-		us_trap_remember(v, n);
+		us_trap_remember();
 		us_trap_unpublish();
 	}
 	us_writer_end();

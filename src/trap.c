@@ -41,6 +41,7 @@ static struct published batch_slot;
 static struct published *batch;		/* NULL while no batch runs */
 static struct history *history;		/* every address ever guarded by int3 */
 static struct history *retired;		/* freed once handlers drained */
+static struct history *pending;		/* prepared for the running batch */
 static unsigned long active;		/* handlers between lookup and return */
 static bool shadow_stack;
 
@@ -407,11 +408,17 @@ static int cmp_addr(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int us_trap_remember(const struct us_patch *v, size_t n)
+/*
+ * The history the batch v[0..n) will need, built before any int3 is
+ * placed so that nothing can fail once one is: the current history plus
+ * v's new addresses, sorted (none when nothing is new).
+ */
+int us_trap_prepare_history(const struct us_patch *v, size_t n)
 {
 	struct history *old = history, *h;
 	size_t add = 0, k;
 
+	pending = NULL;
 	for (size_t i = 0; i < n; i++)
 		add += !in_history(old, (uintptr_t)v[i].addr);
 	if (!add)
@@ -429,9 +436,17 @@ int us_trap_remember(const struct us_patch *v, size_t n)
 			h->addr[k++] = (uintptr_t)v[i].addr;
 	qsort(h->addr, k, sizeof(uintptr_t), cmp_addr);
 	h->n = k;
-	__atomic_store_n(&history, h, __ATOMIC_SEQ_CST);
-	retired = old;
+	pending = h;
 	return 0;
+}
+
+void us_trap_remember(void)
+{
+	if (!pending)
+		return;
+	retired = history;
+	__atomic_store_n(&history, pending, __ATOMIC_SEQ_CST);
+	pending = NULL;
 }
 
 void us_trap_unpublish(void)

@@ -22,8 +22,10 @@ bool us_trap_usable(void);
 
 /* Makes v[0..n) (sorted by address) visible to the handler. */
 void us_trap_publish(const struct us_patch *v, size_t n);
-/* Records v's addresses so late traps on them are recognised. */
-int us_trap_remember(const struct us_patch *v, size_t n);
+/* Prepares (before any int3 is placed: it allocates) and then records the
+ * batch's addresses, so that late traps on them are recognised. */
+int us_trap_prepare_history(const struct us_patch *v, size_t n);
+void us_trap_remember(void);
 /* Hides the batch, then waits until no thread is inside the handler. */
 void us_trap_unpublish(void);
 

@@ -91,8 +91,9 @@ int main(void)
 		__atomic_store_n(&pending_seq, s + 1, __ATOMIC_SEQ_CST);
 		CHECK_EQ(static_call_update(sc_stress, targets[(s + 1) % 4]), 0);
 		__atomic_store_n(&done_seq, s + 1, __ATOMIC_RELEASE);
-		if (s % 64 == 0)
-			syscall(SYS_tgkill, getpid(), tids[s / 64 % 2], SIGUSR1);
+		pid_t t = __atomic_load_n(&tids[s / 64 % 2], __ATOMIC_ACQUIRE);
+		if (s % 64 == 0 && t)
+			syscall(SYS_tgkill, getpid(), t, SIGUSR1);
 	}
 	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
 	for (int i = 0; i < 2; i++)
