@@ -24,23 +24,13 @@ static unsigned long in_handler_calls, wrong;
 static bool stop;
 static pid_t worker_tid;
 
-static bool valid(int r, unsigned long d0, unsigned long p1)
-{
-	if (p1 - d0 >= 4)
-		return true;
-	for (unsigned long s = d0; s <= p1; s++)
-		if ((int)(s % 4) == r)
-			return true;
-	return false;
-}
-
 static void check_call(void)
 {
 	unsigned long d0 = __atomic_load_n(&done_seq, __ATOMIC_ACQUIRE);
 	int r = stub_call();
 	unsigned long p1 = __atomic_load_n(&pending_seq, __ATOMIC_ACQUIRE);
 
-	if (!valid(r, d0, p1))
+	if (!test_in_window(r, d0, p1))
 		__atomic_fetch_add(&wrong, 1, __ATOMIC_RELAXED);
 }
 

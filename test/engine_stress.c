@@ -32,16 +32,6 @@ static unsigned long done_seq, pending_seq;	/* target of seq s: s % 4 */
 static bool stop;
 static unsigned long wrong, calls;
 
-static bool valid(int r, unsigned long d0, unsigned long p1)
-{
-	if (p1 - d0 >= 4)
-		return true;
-	for (unsigned long s = d0; s <= p1; s++)
-		if ((int)(s % 4) == r)
-			return true;
-	return false;
-}
-
 static void *worker(void *arg)
 {
 	unsigned long n = 0, bad = 0;
@@ -52,7 +42,7 @@ static void *worker(void *arg)
 		int a = stub_jmp(), b = stub_call();
 		unsigned long p1 = __atomic_load_n(&pending_seq, __ATOMIC_ACQUIRE);
 
-		bad += !valid(a, d0, p1) + !valid(b, d0, p1);
+		bad += !test_in_window(a, d0, p1) + !test_in_window(b, d0, p1);
 		n += 2;
 	}
 	__atomic_fetch_add(&wrong, bad, __ATOMIC_RELAXED);

@@ -90,14 +90,6 @@ static unsigned long done_seq, pending_seq;
 static bool stop;
 static unsigned long wrong, calls, running;
 
-static bool valid(int r, unsigned long d0, unsigned long p1)
-{
-	for (unsigned long s = d0; s <= p1 && s < d0 + 4; s++)
-		if ((int)(s % 4) == r)
-			return true;
-	return false;
-}
-
 /* The caller on one CPU, the patching thread on another: the caller then
  * runs while int3s are armed. */
 static void pin(int cpu)
@@ -132,7 +124,7 @@ static void *worker(void *arg)
 		int r = call_sc();
 		unsigned long p1 = __atomic_load_n(&pending_seq, __ATOMIC_ACQUIRE);
 
-		bad += !valid(r, d0, p1);
+		bad += !test_in_window(r, d0, p1);
 		if (++n == 1000)
 			__atomic_store_n(&running, 1, __ATOMIC_RELEASE);
 	}

@@ -93,14 +93,6 @@ static int phase;			/* 'J', 'C' or 'S' */
 static bool stop;
 static unsigned long wrong, calls, running;
 
-static bool valid(int r, unsigned long d0, unsigned long p1)
-{
-	for (unsigned long s = d0; s <= p1 && s < d0 + 4; s++)
-		if ((int)(s % 4) == r)
-			return true;
-	return false;
-}
-
 /* Workers on one CPU, the patching thread on another: the workers then
  * run while int3s are armed, at every batch. */
 static void pin(int cpu)
@@ -126,7 +118,7 @@ static void *worker(void *arg)
 		int r = phase == 'J' ? hs_jmp() : phase == 'C' ? hs_call() : call_sc();
 		unsigned long p1 = __atomic_load_n(&pending_seq, __ATOMIC_ACQUIRE);
 
-		bad += !valid(r, d0, p1);
+		bad += !test_in_window(r, d0, p1);
 		if (++n == 1000)
 			__atomic_fetch_add(&running, 1, __ATOMIC_RELEASE);
 	}

@@ -57,14 +57,6 @@ static unsigned long done_seq, pending_seq;
 static bool stop;
 static unsigned long wrong, spawned;
 
-static bool valid(int r, unsigned long d0, unsigned long p1)
-{
-	for (unsigned long s = d0; s <= p1 && s < d0 + 4; s++)
-		if ((int)(s % 4) == r)
-			return true;
-	return false;
-}
-
 /* A few checked calls: what a short-lived thread does. */
 static void *brief(void *arg)
 {
@@ -76,7 +68,7 @@ static void *brief(void *arg)
 		int r = call_sc();
 		unsigned long p1 = __atomic_load_n(&pending_seq, __ATOMIC_ACQUIRE);
 
-		bad += !valid(r, d0, p1);
+		bad += !test_in_window(r, d0, p1);
 	}
 	__atomic_fetch_add(&wrong, bad, __ATOMIC_RELAXED);
 	return NULL;

@@ -36,22 +36,12 @@ static __attribute__((noinline)) int site_branchy(int x)
 static unsigned long done_seq, pending_seq, wrong, checked, in_signal;
 static bool stop;
 
-static bool valid(int r, unsigned long d0, unsigned long p1)
-{
-	if (p1 - d0 >= 4)
-		return true;
-	for (unsigned long s = d0; s <= p1; s++)
-		if ((unsigned long)r == s % 4)
-			return true;
-	return false;
-}
-
 static void check_all(void)
 {
 	unsigned long d0 = __atomic_load_n(&done_seq, __ATOMIC_ACQUIRE);
 	int a = site_plain(0) / 2, b = site_tail(0), c = site_branchy(0);
 	unsigned long p1 = __atomic_load_n(&pending_seq, __ATOMIC_ACQUIRE);
-	unsigned long bad = !valid(a, d0, p1) + !valid(b, d0, p1) + !valid(c, d0, p1);
+	unsigned long bad = !test_in_window(a, d0, p1) + !test_in_window(b, d0, p1) + !test_in_window(c, d0, p1);
 
 	if (bad) {
 		__atomic_fetch_add(&wrong, bad, __ATOMIC_RELAXED);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <stdbool.h>
 
 #define T_SKIP 77
 
@@ -42,6 +43,20 @@ static inline long test_scale(long n)
 	const char *s = getenv("USTATIC_TEST_SCALE");
 	long div = s ? atol(s) : 1;
 	return div > 1 ? (n / div > 0 ? n / div : 1) : n;
+}
+
+/*
+ * The stress tests' bookkeeping: update s (1, 2, ...) selects target s % 4;
+ * the updater publishes started = s before it and done = s after it
+ * returns. A call that read done = d0 before it started and started = p1
+ * after it ended may only have reached the targets of updates d0 ... p1.
+ */
+static inline bool test_in_window(long r, unsigned long d0, unsigned long p1)
+{
+	for (unsigned long s = d0; s <= p1 && s < d0 + 4; s++)
+		if ((long)(s % 4) == r)
+			return true;
+	return false;
 }
 
 /* qemu-user does not see code written through /proc/self/mem. */
