@@ -155,9 +155,10 @@ static int push_site(struct found_sites *f, const struct us_site *s, uint8_t *tr
  * Decodes forward from a marker, one whole instruction at a time, and
  * collects every call/jmp/jcc to `tramp`, up to the end of straight-line
  * code (a return, an indirect jump, padding), past which bytes may not be
- * instructions. Returns how many it found.
+ * instructions, and never past `stop` (the next marker for the same
+ * trampoline, which takes over from there). Returns how many it found.
  */
-static long scan_marker(uint8_t *p, const struct segment_query *seg,
+static long scan_marker(uint8_t *p, uint8_t *stop, const struct segment_query *seg,
 			uint8_t *tramp, struct found_sites *f)
 {
 	uint8_t *end = p + MARKER_WINDOW_BYTES;
@@ -165,6 +166,8 @@ static long scan_marker(uint8_t *p, const struct segment_query *seg,
 
 	if ((uintptr_t)end > seg->end)
 		end = (uint8_t *)seg->end;
+	if (stop && stop < end)
+		end = stop;
 	for (int i = 0; i < MARKER_WINDOW_INSNS && p < end; i++) {
 		struct us_site s;
 		bool hit;
@@ -184,11 +187,50 @@ static long scan_marker(uint8_t *p, const struct segment_query *seg,
 	return found;
 }
 
-static int cmp_found(const void *a, const void *b)
-{
-	const struct found_site *x = a, *y = b;
+struct marker {
+	uint8_t *tramp, *at;
+};
 
-	return x->site.addr < y->site.addr ? -1 : x->site.addr > y->site.addr;
+/* By trampoline, then address: each trampoline's markers in code order. */
+static int cmp_marker(const void *a, const void *b)
+{
+	const struct marker *x = a, *y = b;
+
+	if (x->tramp != y->tramp)
+		return x->tramp < y->tramp ? -1 : 1;
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/*
+ * The object's markers that can lead anywhere: on a trampoline of this
+ * object, inside its executable segment; sorted, each address once (a
+ * compiler may merge two markers into one).
+ */
+static long read_markers(struct us_object *o, const struct ustatic_object_tables *t,
+			 const struct segment_query *seg, struct marker **out)
+{
+	const struct site_entry *b = t->sites_start, *e = t->sites_stop;
+	struct marker *m = malloc(((size_t)(e - b) + 1) * sizeof(*m));
+	size_t n = 0, k = 0;
+
+	if (!m)
+		return -ENOMEM;
+	for (; b < e; b++) {
+		uint8_t *at = rel(&b->marker), *tr = rel(&b->tramp);
+
+		if (!tramp_at(o, tr) || (uintptr_t)at < seg->start ||
+		    (uintptr_t)at >= seg->end) {
+			US_COUNT(call_markers, 1);
+			continue;
+		}
+		m[n++] = (struct marker){ tr, at };
+	}
+	qsort(m, n, sizeof(*m), cmp_marker);
+	for (size_t i = 0; i < n; i++)
+		if (!k || cmp_marker(&m[k - 1], &m[i]))
+			m[k++] = m[i];
+	*out = m;
+	return (long)k;
 }
 
 /* Sites grouped by the trampoline they call, so a key finds its own. */
@@ -217,39 +259,36 @@ static int attach_sites(struct us_object *o, struct found_site *v, size_t n)
 
 static int read_sites(struct us_object *o, const struct ustatic_object_tables *t)
 {
-	const struct site_entry *b = t->sites_start, *e = t->sites_stop;
 	struct segment_query seg = { .at = (uintptr_t)t->id };
 	struct found_sites f = { 0 };
-	size_t k = 0;
-	int err;
+	struct marker *m;
+	long n;
+	int err = 0;
 
-	if (!US_ARCH_PATCHES_CODE || !b || b == e)
+	if (!US_ARCH_PATCHES_CODE || !t->sites_start || t->sites_start == t->sites_stop)
 		return 0;
 	dl_iterate_phdr(find_segment, &seg);
-	for (; b < e; b++) {
-		uint8_t *marker = rel(&b->marker), *tr = rel(&b->tramp);
-		long got = 0;
+	n = read_markers(o, t, &seg, &m);
+	if (n < 0)
+		return (int)n;
+	/* Every stretch of code is decoded once per trampoline: from each
+	 * marker to the next one of the same trampoline. */
+	for (long i = 0; i < n && !err; i++) {
+		uint8_t *stop = i + 1 < n && m[i + 1].tramp == m[i].tramp ?
+				m[i + 1].at : NULL;
+		long got = scan_marker(m[i].at, stop, &seg, m[i].tramp, &f);
 
-		if (!tramp_at(o, tr))
-			continue;	/* not a trampoline of this object */
-		if ((uintptr_t)marker >= seg.start && (uintptr_t)marker < seg.end)
-			got = scan_marker(marker, &seg, tr, &f);
-		if (got < 0) {
-			free(f.v);
-			return -ENOMEM;
-		}
-		if (got == 0)
+		if (got < 0)
+			err = -ENOMEM;
+		else if (got == 0)
 			US_COUNT(call_markers, 1);
 	}
-	/* Several markers can lead to one site: keep each site once. */
-	qsort(f.v, f.n, sizeof(*f.v), cmp_found);
-	for (size_t i = 0; i < f.n; i++)
-		if (!k || f.v[k - 1].site.addr != f.v[i].site.addr)
-			f.v[k++] = f.v[i];
-	err = attach_sites(o, f.v, k);
+	free(m);
+	if (!err)
+		err = attach_sites(o, f.v, f.n);
 	free(f.v);
 	if (!err)
-		US_COUNT(call_sites, k);
+		US_COUNT(call_sites, f.n);
 	return err;
 }
 

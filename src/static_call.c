@@ -91,21 +91,23 @@ int us_static_call_plan_tramp(const struct us_tramp *t, void *func, bool sites,
 
 	if (!US_ARCH_PATCHES_CODE)
 		return 0;
-	if (t->applied != to) {
+	/* Sites first, in address order, then the slot (trampolines come
+	 * after the code): one key in one object is a sorted batch. */
+	for (size_t i = 0; !err && t->sites_applied != sites_to && i < t->nsites; i++) {
+		const struct us_site *s = &t->sites[i];
+		struct us_patch q = { .addr = s->addr, .len = us_arch_site_len(s) };
+
+		encode_site(t, s, t->sites_applied, q.old);
+		encode_site(t, s, sites_to, q.new);
+		q.trapfree_guard = us_arch_site_guard(s, q.old, q.new);
+		if (memcmp(q.old, q.new, q.len))
+			err = us_patch_vec_push(pv, &q);
+	}
+	if (!err && t->applied != to) {
 		us_arch_encode_tramp(p.old, slot, t->applied ?
 				     tramp_target(t, t->applied) : NULL);
 		us_arch_encode_tramp(p.new, slot, to ? tramp_target(t, to) : NULL);
 		err = us_patch_vec_push(pv, &p);
-	}
-	for (size_t i = 0; !err && t->sites_applied != sites_to && i < t->nsites; i++) {
-		const struct us_site *s = &t->sites[i];
-
-		p = (struct us_patch){ .addr = s->addr, .len = us_arch_site_len(s) };
-		encode_site(t, s, t->sites_applied, p.old);
-		encode_site(t, s, sites_to, p.new);
-		p.trapfree_guard = us_arch_site_guard(s, p.old, p.new);
-		if (memcmp(p.old, p.new, p.len))
-			err = us_patch_vec_push(pv, &p);
 	}
 	return err;
 }

@@ -401,13 +401,6 @@ void us_trap_publish(const struct us_patch *v, size_t n)
 	__atomic_store_n(&batch, &batch_slot, __ATOMIC_SEQ_CST);
 }
 
-static int cmp_addr(const void *a, const void *b)
-{
-	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /*
  * The history the batch v[0..n) will need, built before any int3 is
  * placed so that nothing can fail once one is: the current history plus
@@ -415,27 +408,36 @@ static int cmp_addr(const void *a, const void *b)
  */
 int us_trap_prepare_history(const struct us_patch *v, size_t n)
 {
-	struct history *old = history, *h;
-	size_t add = 0, k;
+	const struct history *old = history;
+	size_t k = old ? old->n : 0, i = 0, j = 0, out = 0;
+	struct history *h;
 
 	pending = NULL;
-	for (size_t i = 0; i < n; i++)
-		add += !in_history(old, (uintptr_t)v[i].addr);
-	if (!add)
-		return 0;
 	h = malloc(sizeof(*h));
-	k = old ? old->n : 0;
-	if (!h || !(h->addr = malloc((k + add) * sizeof(uintptr_t)))) {
+	if (!h || !(h->addr = malloc((k + n) * sizeof(uintptr_t)))) {
 		free(h);
 		return -ENOMEM;
 	}
-	if (k)
-		memcpy(h->addr, old->addr, k * sizeof(uintptr_t));
-	for (size_t i = 0; i < n; i++)
-		if (!in_history(old, (uintptr_t)v[i].addr))
-			h->addr[k++] = (uintptr_t)v[i].addr;
-	qsort(h->addr, k, sizeof(uintptr_t), cmp_addr);
-	h->n = k;
+	/* Both are sorted: merge them, each address once. */
+	while (i < k || j < n) {
+		uintptr_t a = j < n ? (uintptr_t)v[j].addr : UINTPTR_MAX;
+		uintptr_t b = i < k ? old->addr[i] : UINTPTR_MAX;
+
+		if (b <= a) {
+			h->addr[out++] = b;
+			i++;
+			j += a == b;
+		} else {
+			h->addr[out++] = a;
+			j++;
+		}
+	}
+	h->n = out;
+	if (out == k) {		/* nothing new */
+		free(h->addr);
+		free(h);
+		return 0;
+	}
 	pending = h;
 	return 0;
 }
