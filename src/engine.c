@@ -62,7 +62,8 @@ static long check_sites(struct us_patch *v, size_t n)
 			continue;
 		if (memcmp(v[i].addr, v[i].old, v[i].len)) {
 			us_log("engine: unexpected bytes at %p", (void *)v[i].addr);
-			if (v[i].addr[0] == US_TRAP_BYTE && v[i].old[0] != US_TRAP_BYTE)
+			if (US_ARCH_USES_GUARDS && v[i].addr[0] == US_TRAP_BYTE &&
+			    v[i].old[0] != US_TRAP_BYTE)
 				return us_fail(-EBUSY, "engine: a breakpoint we "
 					       "did not place sits on a site");
 			return us_fail(-EILSEQ, "engine: site holds other "
@@ -93,15 +94,18 @@ static int write_first_bytes(struct us_patch *v, size_t n, bool trap_free,
 	return 0;
 }
 
-/* Returns 1 if a tail was written, 0 if none differed, or -errno. */
-static int write_tails(struct us_patch *v, size_t n)
+/* Writes the new (or old) tails. Returns 1 if a tail was written, 0 if
+ * none differed, or -errno. */
+static int write_tails(struct us_patch *v, size_t n, bool old)
 {
 	int wrote = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (v[i].len < 2 || !memcmp(v[i].addr + 1, v[i].new + 1, v[i].len - 1))
+		const uint8_t *tail = (old ? v[i].old : v[i].new) + 1;
+
+		if (v[i].len < 2 || !memcmp(v[i].addr + 1, tail, v[i].len - 1))
 			continue;
-		int err = us_writer_write(v[i].addr + 1, v[i].new + 1, v[i].len - 1);
+		int err = us_writer_write(v[i].addr + 1, tail, v[i].len - 1);
 		if (err)
 			return err;
 		wrote = 1;
@@ -142,13 +146,19 @@ static int run_phases(struct us_patch *v, size_t n, bool trap_free)
 		restore_first_bytes(v, n);
 		return err;
 	}
-	tails = write_tails(v, n);
+	tails = write_tails(v, n, false);
+	if (tails < 0) {
+		/* Still guarded: put the old tails back, then the old first
+		 * bytes, never a new first byte on an old tail. */
+		write_tails(v, n, true);
+		sync_forward("restored tails");
+		restore_first_bytes(v, n);
+		return tails;
+	}
 	if (tails > 0)
 		sync_forward("tails");
 	err = write_first_bytes(v, n, trap_free, true);
 	sync_forward("first bytes");
-	if (tails < 0)
-		return tails;
 	return err;
 }
 
