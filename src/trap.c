@@ -406,6 +406,28 @@ void us_trap_publish(const struct us_patch *v, size_t n)
  * placed so that nothing can fail once one is: the current history plus
  * v's new addresses, sorted (none when nothing is new).
  */
+/* Whether sorted v holds an address the history lacks: a search per
+ * entry for small batches, one walk of both for large ones. */
+static bool has_new_address(const struct history *old, const struct us_patch *v,
+			    size_t n)
+{
+	size_t k = old ? old->n : 0, i = 0;
+
+	if (n * 16 < k) {
+		for (size_t j = 0; j < n; j++)
+			if (!in_history(old, (uintptr_t)v[j].addr))
+				return true;
+		return false;
+	}
+	for (size_t j = 0; j < n; j++) {
+		while (i < k && old->addr[i] < (uintptr_t)v[j].addr)
+			i++;
+		if (i == k || old->addr[i] != (uintptr_t)v[j].addr)
+			return true;
+	}
+	return false;
+}
+
 int us_trap_prepare_history(const struct us_patch *v, size_t n)
 {
 	const struct history *old = history;
@@ -413,6 +435,8 @@ int us_trap_prepare_history(const struct us_patch *v, size_t n)
 	struct history *h;
 
 	pending = NULL;
+	if (!has_new_address(old, v, n))
+		return 0;
 	h = malloc(sizeof(*h));
 	if (!h || !(h->addr = malloc((k + n) * sizeof(uintptr_t)))) {
 		free(h);
@@ -433,11 +457,6 @@ int us_trap_prepare_history(const struct us_patch *v, size_t n)
 		}
 	}
 	h->n = out;
-	if (out == k) {		/* nothing new */
-		free(h->addr);
-		free(h);
-		return 0;
-	}
 	pending = h;
 	return 0;
 }
