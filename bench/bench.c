@@ -3,7 +3,8 @@
  * ustatic benchmarks: the cost of a call and of a branch (against a direct
  * call, function pointers with and without retpolines, the PLT and IFUNCs),
  * and the cost of an update (latency, sync rounds, syscalls, throughput the
- * running threads keep, memory). Prints tables and writes results.csv.
+ * running threads keep, memory), of registering an object on dlopen, and
+ * of one update over three objects. Prints tables and writes results.csv.
  *
  *   bench [--csv FILE] [--quick] [--only SECTION]
  *   bench --probe-syscalls SET N BUSY	(internal: run under strace -c)
@@ -413,7 +414,7 @@ int main(int argc, char **argv)
 		else
 			return fprintf(stderr, "usage: bench [--csv FILE] [--quick] "
 				       "[--only calls|update|syscalls|throughput|"
-				       "memory|xray]\n"), 2;
+				       "memory|register|split|xray]\n"), 2;
 	}
 	if ((err = csv_open(csv_path, 0))) {
 		fprintf(stderr, "bench: %s: %s\n", csv_path, strerror(-err));
@@ -451,7 +452,11 @@ int main(int argc, char **argv)
 	if (want("throughput"))
 		bench_throughput(quick);
 	if (want("memory"))
-		bench_memory();
+		bench_memory();	/* before the dlopen sections: their heap stays */
+	if (want("register"))
+		bench_register(quick);
+	if (want("split"))
+		bench_split(quick);
 	if (want("xray"))
 		bench_xray(csv_path);
 	return print_targets();

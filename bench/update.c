@@ -52,10 +52,12 @@ int print_targets(void)
 	printf("\n== Targets ==\n");
 	for (int i = 0; i < ntargets; i++) {
 		const struct target *t = &targets[i];
-		int ok = t->op[0] == '<' ? t->value <= t->limit : t->value >= t->limit;
+		int ok = t->op[0] == '<' ? t->value <= t->limit :
+			 t->op[0] == '>' ? t->value >= t->limit :
+					   t->value == t->limit;
 
 		met += ok;
-		printf("%-4s %-52s %10.3f  (target %s %g)\n", ok ? "MET" : "MISS",
+		printf("%-4s %-58s %10.3f  (target %s %g)\n", ok ? "MET" : "MISS",
 		       t->what, t->value, t->op, t->limit);
 		csv("targets", t->what, -1, -1, ok ? "met" : "missed", t->value, t->op);
 	}
