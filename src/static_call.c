@@ -3,8 +3,11 @@
  * Static calls: "key K now calls F" becomes one patch batch over every
  * trampoline and inline call site of K in every registered object.
  *
- * A trampoline's state is `applied`: NULL while it is in its indirect form
- * (its sites then call it), else the target it and its sites encode.
+ * Each trampoline records two states: `applied`, the target its slot
+ * encodes (NULL: the indirect form, through key->func), and
+ * `sites_applied`, the target its inline sites encode (NULL: they call the
+ * trampoline). Sites follow the slot, except while int3 cannot be used:
+ * then they stay on the trampoline, which switches without traps.
  */
 #include <errno.h>
 #include <string.h>
