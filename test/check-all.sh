@@ -23,7 +23,7 @@ suite() {
 	echo "=== $name"
 	# shellcheck disable=SC2086
 	if [ -n "$only" ]; then
-		tests=$(for t in $only; do echo "$dir/test/$t"; done)
+		tests=$(for t in $only; do printf '%s ' "$dir/test/$t"; done)
 	else
 		tests=tests
 	fi
