@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Who would die of an int3. The kernel delivers the SIGTRAP of an int3
+ * forcibly: a thread that blocks SIGTRAP at that moment is killed, with the
+ * whole process. Before placing int3 guards the engine asks here whether
+ * any thread blocks SIGTRAP, or any handler blocks it while it runs.
+ */
+#ifndef USTATIC_SIGMASK_H
+#define USTATIC_SIGMASK_H
+
+#include <stdbool.h>
+
+/* Whether a thread blocks SIGTRAP now (libc's brief start/exit masks are
+ * waited out, up to ~200 ms). */
+bool us_sigtrap_blocked_by_thread(void);
+
+/* A signal whose handler blocks SIGTRAP while it runs, or 0. */
+int us_sigtrap_masked_by_handler(void);
+
+#endif
