@@ -8,6 +8,7 @@
  * dies with SIGTRAP within a few hundred updates.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -23,7 +24,8 @@ DEFINE_STATIC_CALL(sc_mask, fa);
 
 static __attribute__((noinline)) int site(int x) { return static_call(sc_mask)(x); }
 
-static volatile int stop;
+static volatile int stop, paused;
+static int inside;		/* handler invocations running now */
 static unsigned long wrong;
 static pid_t worker_tid;
 
@@ -38,8 +40,10 @@ static void check(void)
 static void on_usr1(int sig)
 {
 	(void)sig;
+	__atomic_fetch_add(&inside, 1, __ATOMIC_SEQ_CST);
 	for (int i = 0; i < 2000; i++)
 		check();
+	__atomic_fetch_sub(&inside, 1, __ATOMIC_SEQ_CST);
 }
 
 static void *worker(void *arg)
@@ -56,7 +60,7 @@ static void *pester(void *arg)
 	(void)arg;
 	while (!stop) {
 		pid_t t = __atomic_load_n(&worker_tid, __ATOMIC_ACQUIRE);
-		if (t)
+		if (t && !paused)
 			syscall(SYS_tgkill, getpid(), t, SIGUSR1);
 		usleep(100);
 	}
@@ -83,9 +87,18 @@ static int child(void)
 	}
 	ustatic_get_stats(&st);
 	CHECK_EQ(st.traps, 0);
-	/* The same handler without SIGTRAP in its mask: int3 is usable. */
+	/*
+	 * The same handler without SIGTRAP in its mask: int3 is usable once
+	 * no invocation installed with the old mask is still running (that
+	 * thread really does block SIGTRAP until it returns).
+	 */
+	paused = 1;
 	sigdelset(&sa.sa_mask, SIGTRAP);
-	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);	/* what is delivered from now on */
+	usleep(1000);
+	while (__atomic_load_n(&inside, __ATOMIC_SEQ_CST))
+		sched_yield();		/* old-mask invocations have returned */
+	paused = 0;
 	for (long i = 0; i < test_scale(300); i++) {
 		CHECK_EQ(static_call_update(sc_mask, i & 1 ? fa : fb), 0);
 		CHECK_EQ(site(0), i & 1 ? 1 : 2);
