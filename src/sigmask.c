@@ -14,15 +14,7 @@
 
 #include "sigmask.h"
 #include "sync.h"
-
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
+#include "under_valgrind.h"
 
 /*
  * What a thread's signal mask means for an int3. glibc (and musl) block

@@ -10,15 +10,7 @@
 #include "debug.h"
 #include "sigmask.h"
 #include "trap.h"
-
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
+#include "under_valgrind.h"
 
 #define ARCH_SHSTK_STATUS 0x5005
 #define ARCH_SHSTK_SHSTK  (1UL << 0)

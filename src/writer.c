@@ -8,15 +8,8 @@
 #include <unistd.h>
 
 #include "debug.h"
+#include "under_valgrind.h"
 #include "writer.h"
-
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define US_HAVE_VALGRIND 1
-#endif
-#endif
-
 
 static int method = USTATIC_WRITE_MPROTECT;
 static int method_locked;	/* chosen by USTATIC_WRITE: no fallback */
@@ -301,9 +294,7 @@ int us_writer_write(void *dst, const void *src, size_t len)
 	} else {
 		store_bytes(dst, src, len);
 	}
-#ifdef US_HAVE_VALGRIND
 	VALGRIND_DISCARD_TRANSLATIONS(dst, len);
-#endif
 	return 0;
 }
 
