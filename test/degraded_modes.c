@@ -12,7 +12,6 @@
  * library reads it at start-up.
  */
 #include <dlfcn.h>
-#include <libgen.h>
 #include <limits.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -106,13 +105,10 @@ static void run_child(char *self, const char *mode, const char *env)
 
 int main(int argc, char **argv)
 {
-	char self[PATH_MAX], dir[PATH_MAX], plugin[PATH_MAX + 32];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char self[PATH_MAX], plugin[PATH_MAX];
 
-	CHECK(n > 0);
-	self[n] = 0;
-	memcpy(dir, self, (size_t)n + 1);
-	snprintf(plugin, sizeof(plugin), "%s/libmo_plugin.so", dirname(dir));
+	test_self_path(self, sizeof(self));
+	test_beside_self(plugin, sizeof(plugin), "libmo_plugin.so");
 	if (argc > 1 && !strcmp(argv[1], "no-writer"))
 		return no_writer();
 	if (argc > 1 && !strcmp(argv[1], "trap-free"))

@@ -243,7 +243,6 @@ int main(int argc, char **argv)
 	const char *want = getenv("HOSTILE_GDB_RECIPE");
 	const struct recipe *r = &RECIPES[1];
 	char self[4096];
-	ssize_t n;
 	char *out;
 
 	if (argc >= 2 && !strcmp(argv[1], "--child"))
@@ -254,9 +253,7 @@ int main(int argc, char **argv)
 		if (!strcmp(RECIPES[i].name, want))
 			r = &RECIPES[i];
 	/* gdb needs the real path: /proc/self/exe would be gdb itself. */
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	CHECK(n > 0);
-	self[n] = 0;
+	test_self_path(self, sizeof(self));
 	setenv("USTATIC_TEST_SCALE", getenv("USTATIC_TEST_SCALE") ?
 	       getenv("USTATIC_TEST_SCALE") : "1", 1);
 	out = run_gdb(r, self);

@@ -179,15 +179,12 @@ static int run_valgrind(const char *self, const char *scale, const char *sync)
 int main(int argc, char **argv)
 {
 	char self[4096];
-	ssize_t n;
 
 	if (argc >= 2 && !strcmp(argv[1], "--child"))
 		return child(argc >= 3 && !strcmp(argv[2], "traps"));
 	if (system("valgrind --version >/dev/null 2>&1") != 0)
 		SKIP("valgrind is not installed");
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	CHECK(n > 0);
-	self[n] = 0;
+	test_self_path(self, sizeof(self));
 	/* 1. As asked: default methods, USTATIC_TEST_SCALE=20. Valgrind runs
 	 *    one thread at a time, so the worker rarely meets an int3 here. */
 	if (run_valgrind(self, "20", NULL))

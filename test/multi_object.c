@@ -5,7 +5,6 @@
  * update runs the current target from its first call.
  */
 #include <dlfcn.h>
-#include <libgen.h>
 #include <limits.h>
 #include <unistd.h>
 
@@ -20,13 +19,10 @@ static __attribute__((noinline)) int branch_from_exe(void) { return static_branc
 int main(void)
 {
 	char path[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 32);
 	int (*plug_target)(int), (*plug_call)(int), (*plug_branch)(void);
 	void *h;
 
-	CHECK(n > 0);
-	path[n] = 0;
-	strcat(dirname(path), "/libmo_plugin.so");
+	test_beside_self(path, sizeof(path), "libmo_plugin.so");
 	CHECK_EQ(call_from_exe(2), 20);
 	CHECK_EQ(mo_call_from_lib(2), 20);
 	/* Update before the plugin exists: its first call sees the update. */

@@ -9,7 +9,6 @@
  * trampolines' indirect form and can be closed; the registry stays usable.
  */
 #include <dlfcn.h>
-#include <libgen.h>
 #include <limits.h>
 #include <link.h>
 #include <unistd.h>
@@ -214,12 +213,9 @@ static void registration_runs_out(const char *plugin)
 
 int main(void)
 {
-	char self[PATH_MAX], plugin[PATH_MAX + 32];
-	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char plugin[PATH_MAX];
 
-	CHECK(len > 0);
-	self[len] = 0;
-	snprintf(plugin, sizeof(plugin), "%s/libmo_plugin.so", dirname(self));
+	test_beside_self(plugin, sizeof(plugin), "libmo_plugin.so");
 	big_object();
 	if (!US_ARCH_PATCHES_CODE)
 		return 0;	/* the generic build allocates nothing to fail */

@@ -94,10 +94,7 @@ int main(void)
 	if (!have("objdump"))
 		SKIP("objdump missing");
 	/* The library of this build: this test lives in $(B)/test/. */
-	ssize_t n = readlink("/proc/self/exe", lib, sizeof(lib) - 32);
-	CHECK(n > 0);
-	lib[n] = 0;
-	strcpy(strrchr(lib, '/'), "/../libustatic.a");
+	test_beside_self(lib, sizeof(lib), "../libustatic.a");
 	snprintf(bin, sizeof(bin), "/tmp/ustatic-census-%d", getpid());
 	printf("%-8s %-24s %6s %6s\n", "cc", "flags", "calls", "found");
 	for (size_t i = 0; i < sizeof(builds) / sizeof(builds[0]); i++) {

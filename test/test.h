@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <unistd.h>
 
 #define T_SKIP 77
 
@@ -66,6 +68,26 @@ static inline bool test_in_window(long r, unsigned long d0, unsigned long p1)
 		if ((long)(s % 4) == r)
 			return true;
 	return false;
+}
+
+/* This executable's path; the test fails if it cannot be read. */
+static inline void test_self_path(char *out, size_t size)
+{
+	ssize_t n = readlink("/proc/self/exe", out, size - 1);
+
+	CHECK(n > 0);
+	out[n] = 0;
+}
+
+/* The path of `name` relative to this executable's directory, the build's
+ * test/ directory (e.g. "libmo_plugin.so", "../libustatic.a"). */
+static inline void test_beside_self(char *out, size_t size, const char *name)
+{
+	char self[PATH_MAX];
+
+	test_self_path(self, sizeof(self));
+	*strrchr(self, '/') = 0;
+	CHECK(snprintf(out, size, "%s/%s", self, name) < (int)size);
 }
 
 /* qemu-user does not see code written through /proc/self/mem. */
