@@ -92,9 +92,15 @@ struct static_call_key {
 	void *func;
 };
 
-USTATIC_API long __static_call_return0(void);
-USTATIC_API void __static_call_nop(void);
-USTATIC_API int __ustatic_call_update(struct static_call_key *key, void *func);
+USTATIC_API long ustatic_call_return0(void);
+USTATIC_API void ustatic_call_nop(void);
+USTATIC_API int ustatic_call_update(struct static_call_key *key, void *func);
+
+/* The kernel's spellings, over the prefixed symbols (as liburcu maps its
+ * RCU names), so the library claims no kernel name in the program's
+ * global namespace. */
+#define __static_call_return0	ustatic_call_return0
+#define __static_call_nop	ustatic_call_nop
 
 #define STATIC_CALL_KEY(name)	__SCK__##name
 #define STATIC_CALL_TRAMP(name)	__SCT__##name
@@ -210,7 +216,7 @@ USTATIC_API int __ustatic_call_update(struct static_call_key *key, void *func);
 /* Type-checked like the kernel: func must convert to the call's type. */
 #define static_call_update(name, func) ({				\
 	__typeof__(&__SCT__##name) __ustatic_f = (func);		\
-	__ustatic_call_update(&__SCK__##name, (void *)__ustatic_f);	\
+	ustatic_call_update(&__SCK__##name, (void *)__ustatic_f);	\
 })
 
 #define static_call_query(name) ({					\
@@ -225,7 +231,7 @@ USTATIC_API int __ustatic_call_update(struct static_call_key *key, void *func);
 /* ------------------------------------------------------------------ */
 
 struct static_key {
-	int enabled;		/* count; -1 while the first enable runs */
+	int enabled;		/* count (library-private encoding) */
 	int initial;		/* value at definition: 0 or 1 */
 	int patched;		/* value the code encodes (library-private) */
 };
@@ -255,11 +261,17 @@ struct static_key_false { struct static_key key; };
 	static_assert(false, "DEFINE_STATIC_KEY_ARRAY_TRUE is C only")
 #endif
 
-USTATIC_API int static_key_slow_inc(struct static_key *key);
-USTATIC_API int static_key_slow_dec(struct static_key *key);
-USTATIC_API int static_key_enable(struct static_key *key);
-USTATIC_API int static_key_disable(struct static_key *key);
-USTATIC_API int static_key_count(struct static_key *key);
+USTATIC_API int ustatic_key_slow_inc(struct static_key *key);
+USTATIC_API int ustatic_key_slow_dec(struct static_key *key);
+USTATIC_API int ustatic_key_enable(struct static_key *key);
+USTATIC_API int ustatic_key_disable(struct static_key *key);
+USTATIC_API int ustatic_key_count(struct static_key *key);
+
+#define static_key_slow_inc	ustatic_key_slow_inc
+#define static_key_slow_dec	ustatic_key_slow_dec
+#define static_key_enable	ustatic_key_enable
+#define static_key_disable	ustatic_key_disable
+#define static_key_count	ustatic_key_count
 
 #define __USTATIC_KEY(x)	(&(x)->key)
 #define static_branch_inc(x)	static_key_slow_inc(__USTATIC_KEY(x))
@@ -354,8 +366,8 @@ struct ustatic_object_tables {
 	const void *jumps_start, *jumps_stop;
 	const void *ret_stub, *ret0_stub;
 };
-USTATIC_API void __ustatic_register_object(const struct ustatic_object_tables *t);
-USTATIC_API void __ustatic_unregister_object(const struct ustatic_object_tables *t);
+USTATIC_API void ustatic_object_register(const struct ustatic_object_tables *t);
+USTATIC_API void ustatic_object_unregister(const struct ustatic_object_tables *t);
 
 #if defined(USTATIC_PATCHING) && !defined(USTATIC_BUILDING_LIBRARY)
 /*
@@ -402,11 +414,11 @@ static const struct ustatic_object_tables __ustatic_this_object = {
 /* Idempotent: every translation unit of an object calls them. */
 __attribute__((constructor, used)) static void __ustatic_object_ctor(void)
 {
-	__ustatic_register_object(&__ustatic_this_object);
+	ustatic_object_register(&__ustatic_this_object);
 }
 __attribute__((destructor, used)) static void __ustatic_object_dtor(void)
 {
-	__ustatic_unregister_object(&__ustatic_this_object);
+	ustatic_object_unregister(&__ustatic_this_object);
 }
 #endif
 

@@ -35,3 +35,17 @@ int us_fail(int err, const char *what)
 	us_log("%s: %s (-%d)", what, strerror(-err), -err);
 	return err;
 }
+
+const char *us_write_method_name(int method)
+{
+	static const char *const names[] = { "none", "mprotect", "procmem" };
+
+	return method >= 0 && method < 3 ? names[method] : "?";
+}
+
+const char *us_sync_method_name(int method)
+{
+	static const char *const names[] = { "none", "membarrier", "signal" };
+
+	return method >= 0 && method < 3 ? names[method] : "?";
+}

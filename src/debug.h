@@ -17,6 +17,12 @@ US_HIDDEN void us_log(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 /* Logs "what: strerror(-err)" and returns err, for `return us_fail(...)`. */
 US_HIDDEN int us_fail(int err, const char *what);
 
+/* "mprotect", "procmem", ...: for messages. */
+US_HIDDEN const char *us_write_method_name(int method);
+US_HIDDEN const char *us_sync_method_name(int method);
+
+#define US_UNUSED __attribute__((unused))
+
 #define US_COUNT(field, n) \
 	__atomic_fetch_add(&us_stats.field, (n), __ATOMIC_RELAXED)
 

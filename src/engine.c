@@ -1,26 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "debug.h"
 #include "engine.h"
+#include "grow.h"
+#include "lock.h"
 #include "sync.h"
 #include "trap.h"
 #include "writer.h"
-
-static pthread_mutex_t engine_mutex = PTHREAD_MUTEX_INITIALIZER;
-
-void us_engine_lock(void)
-{
-	pthread_mutex_lock(&engine_mutex);
-}
-
-void us_engine_unlock(void)
-{
-	pthread_mutex_unlock(&engine_mutex);
-}
 
 bool us_engine_can_write(void)
 {
@@ -187,35 +178,32 @@ static int run_swaps(struct us_patch *v, size_t n)
 	return us_sync_cores();
 }
 
-static int choose_mode(const struct us_patch *v, size_t n, bool *trap_free)
+/* Whether int3 guards may be placed: always true where none are used. */
+static bool traps_usable(void)
 {
-	if (!US_ARCH_USES_GUARDS || us_trap_usable()) {
-		*trap_free = false;
-		return 0;
-	}
-	for (size_t i = 0; i < n; i++)
+	return !US_ARCH_USES_GUARDS || us_trap_usable();
+}
+
+/* traps < 0: not asked yet. Returns whether the batch runs trap-free. */
+static int choose_mode(const struct us_patch *v, size_t n, int traps,
+		       bool *trap_free)
+{
+	if (traps < 0)
+		traps = traps_usable();
+	*trap_free = US_ARCH_USES_GUARDS && !traps;
+	for (size_t i = 0; *trap_free && i < n; i++)
 		if (!v[i].trapfree_guard)
 			return us_fail(-EDEADLK, "engine: int3 needed but traps "
 				       "are unusable (SIGTRAP blocked or handler "
 				       "replaced)");
-	*trap_free = true;
 	return 0;
 }
 
-static int apply_locked(struct us_patch *v, size_t n)
+static int open_writer(const struct us_patch *v, size_t n)
 {
-	struct us_range *ranges;
-	bool trap_free;
-	long left = check_sites(v, n);
+	struct us_range *ranges = malloc(n * sizeof(*ranges));
 	int err;
 
-	if (left <= 0)
-		return (int)left;
-	n = (size_t)left;
-	err = choose_mode(v, n, &trap_free);
-	if (err)
-		return err;
-	ranges = malloc(n * sizeof(*ranges));
 	if (!ranges)
 		return us_fail(-ENOMEM, "engine: batch");
 	for (size_t i = 0; i < n; i++)
@@ -223,50 +211,165 @@ static int apply_locked(struct us_patch *v, size_t n)
 					       (uintptr_t)v[i].addr + v[i].len };
 	err = us_writer_begin(ranges, n);
 	free(ranges);
+	return err;
+}
+
+/* With int3 guards: the handler must see the batch while any is placed. */
+static int run_guarded(struct us_patch *v, size_t n)
+{
+	int err = us_trap_publish(v, n);
+
 	if (err)
 		return err;
-	if (!US_ARCH_USES_GUARDS) {
+	err = run_phases(v, n, false);
+	/* Even a failed batch placed int3s: traps on them may still be
+	 * pending and must be recognised as ours after unpublishing. */
+	us_trap_unpublish();
+	return err;
+}
+
+/* Engine lock held. */
+static int apply_locked(struct us_patch *v, size_t n, int traps)
+{
+	bool trap_free;
+	long left = check_sites(v, n);
+	int err;
+
+	us_assert_held(&us_engine_lock);
+	if (left <= 0)
+		return (int)left;
+	n = (size_t)left;
+	err = choose_mode(v, n, traps, &trap_free);
+	if (!err)
+		err = open_writer(v, n);
+	if (err)
+		return err;
+	if (!US_ARCH_USES_GUARDS)
 		err = run_swaps(v, n);
-		trap_free = true;
-	} else if (trap_free) {
+	else if (trap_free)
 		err = run_phases(v, n, true);
-	} else if (!(err = us_trap_prepare_history(v, n))) {
-		us_trap_publish(v, n);
-		err = run_phases(v, n, false);
-		/* Even a failed batch placed int3s: traps on them may still be
-		 * pending and must be recognised as ours after unpublishing. */
-		us_trap_remember();
-		us_trap_unpublish();
-	}
+	else
+		err = run_guarded(v, n);
 	us_writer_end();
 	if (!err) {
 		US_COUNT(batches, 1);
 		US_COUNT(patches, n);
-		if (trap_free)
+		if (trap_free || !US_ARCH_USES_GUARDS)
 			US_COUNT(trap_free_batches, 1);
 	}
 	return err;
 }
 
-int us_engine_apply(struct us_patch *v, size_t n)
+static void sort_patches(struct us_patch *v, size_t n)
 {
+	for (size_t i = 1; i < n; i++)
+		if (v[i - 1].addr > v[i].addr) {
+			qsort(v, n, sizeof(*v), cmp_patch);
+			return;
+		}
+}
+
+/*
+ * While it holds the engine lock the updating thread takes no signal but
+ * the synchronous ones: a handler run there could need the batch to end
+ * first (it re-enters an update, or runs a CALL site that a shadow stack
+ * keeps us from emulating), and the trap handler never waits on this
+ * thread (see trap.c). The program's mask is put back before we return;
+ * a signal is only delayed, for the length of one batch.
+ */
+static void hold_signals(sigset_t *saved)
+{
+	static const int sync_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+					    SIGTRAP, SIGSYS };
+	sigset_t s;
+
+	sigfillset(&s);
+	for (size_t i = 0; i < sizeof(sync_signals) / sizeof(int); i++)
+		sigdelset(&s, sync_signals[i]);
+	pthread_sigmask(SIG_BLOCK, &s, saved);
+}
+
+static int apply(struct us_patch *v, size_t n, int traps)
+{
+	sigset_t saved;
 	int err;
 
 	if (!n)
 		return 0;
 	if (!US_ARCH_PATCHES_CODE)
 		return us_fail(-EOPNOTSUPP, "engine: no code patching on this arch");
-	for (size_t i = 1; i < n; i++)
-		if (v[i - 1].addr > v[i].addr) {
-			qsort(v, n, sizeof(*v), cmp_patch);
-			break;
-		}
+	sort_patches(v, n);
 	err = check_shape(v, n);
+	if (err)
+		return err;
+	hold_signals(&saved);
+	err = us_lock(&us_engine_lock);
 	if (!err) {
-		us_engine_lock();
-		err = apply_locked(v, n);
-		us_engine_unlock();
+		err = apply_locked(v, n, traps);
+		us_unlock(&us_engine_lock);
+	} else {
+		us_fail(err, "engine: re-entered from a signal handler");
 	}
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	return err;
+}
+
+int us_engine_apply(struct us_patch *v, size_t n)
+{
+	int err = apply(v, n, -1);
+
+	if (err)
+		US_COUNT(refused, 1);
+	return err;
+}
+
+/* ---- batches ---- */
+
+int us_batch_fail(struct us_batch *b, int err)
+{
+	if (!b->err)
+		b->err = err;
+	return err;
+}
+
+int us_batch_add(struct us_batch *b, const struct us_patch *p)
+{
+	if (b->err)
+		return b->err;
+	if (us_grow(&b->v, &b->cap, b->n, sizeof(*b->v)))
+		return us_batch_fail(b, us_fail(-ENOMEM, "engine: batch"));
+	b->v[b->n++] = *p;
+	return 0;
+}
+
+int us_batch_on_settle(struct us_batch *b, us_settle_fn *fn, void *state)
+{
+	if (us_grow(&b->settle, &b->capsettle, b->nsettle, sizeof(*b->settle)))
+		return us_batch_fail(b, us_fail(-ENOMEM, "engine: batch"));
+	b->settle[b->nsettle++] = (struct us_settle){ fn, state };
+	return 0;
+}
+
+bool us_batch_may_trap(struct us_batch *b)
+{
+	if (b->traps < 0)
+		b->traps = traps_usable();
+	return b->traps;
+}
+
+int us_batch_finish(struct us_batch *b)
+{
+	int err = b->err;
+
+	if (!err)
+		err = apply(b->v, b->n, b->traps);
+	/* A callback that could not be recorded failed the batch above; the
+	 * ones recorded learn the outcome. */
+	for (size_t i = 0; i < b->nsettle; i++)
+		b->settle[i].fn(b->settle[i].state, err);
+	free(b->v);
+	free(b->settle);
+	*b = (struct us_batch)US_BATCH_INIT;
 	if (err)
 		US_COUNT(refused, 1);
 	return err;

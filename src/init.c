@@ -6,35 +6,47 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "debug.h"
-#include "engine.h"
 #include "init.h"
-#include "registry.h"
+#include "lock.h"
 #include "sync.h"
 #include "trap.h"
 #include "writer.h"
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
+/*
+ * fork() takes both locks, in order, so a child never inherits a batch
+ * half done. A fork from a signal handler that interrupted an update on
+ * the forking thread cannot wait for it: it forks without them (the child
+ * then must not update, as with any lock a handler interrupts).
+ */
+static __thread bool fork_locked;
+
 static void before_fork(void)
 {
-	us_registry_lock();
-	us_engine_lock();
+	fork_locked = !us_lock(&us_registry_lock);
+	if (fork_locked && us_lock(&us_engine_lock)) {
+		us_unlock(&us_registry_lock);
+		fork_locked = false;
+	}
 }
 
 static void after_fork_parent(void)
 {
-	us_engine_unlock();
-	us_registry_unlock();
+	if (!fork_locked)
+		return;
+	us_unlock(&us_engine_lock);
+	us_unlock(&us_registry_lock);
 }
 
 static void after_fork_child(void)
 {
 	us_writer_after_fork();
-	us_engine_unlock();
-	us_registry_unlock();
+	after_fork_parent();
 }
 
 static void init_once(void)
@@ -48,8 +60,9 @@ static void init_once(void)
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 	us_stats.write_method = us_writer_method();
 	us_stats.sync_method = us_sync_method();
-	us_log("init: write method %d, sync method %d", us_stats.write_method,
-	       us_stats.sync_method);
+	us_log("init: write method %s, sync method %s",
+	       us_write_method_name(us_stats.write_method),
+	       us_sync_method_name(us_stats.sync_method));
 }
 
 int ustatic_get_stats(struct ustatic_stats *st)

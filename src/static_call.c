@@ -12,17 +12,15 @@
 #include <errno.h>
 #include <string.h>
 
-#include "init.h"
 #include "registry.h"
 #include "static_call.h"
-#include "transaction.h"
 
-long __static_call_return0(void)
+long ustatic_call_return0(void)
 {
 	return 0;
 }
 
-void __static_call_nop(void)
+void ustatic_call_nop(void)
 {
 }
 
@@ -35,9 +33,9 @@ static void *tramp_target(const struct us_tramp *t, void *func)
 {
 	uint8_t *slot = us_arch_tramp_slot(t->addr);
 
-	if (func == (void *)__static_call_nop)
+	if (func == (void *)ustatic_call_nop)
 		return t->obj->ret_stub;
-	if (func == (void *)__static_call_return0)
+	if (func == (void *)ustatic_call_return0)
 		return t->obj->ret0_stub;
 	return us_arch_in_reach(slot, func) ? func : NULL;
 }
@@ -55,13 +53,13 @@ static void encode_site(const struct us_tramp *t, const struct us_site *s,
 	const struct us_object *o = t->obj;
 	void *to = t->addr;
 
-	if (state == (void *)__static_call_nop) {
+	if (state == (void *)ustatic_call_nop) {
 		if (s->kind == US_SITE_CALL) {
 			us_arch_encode_site_nop(out, s);
 			return;
 		}
 		to = o->ret_stub;
-	} else if (state == (void *)__static_call_return0) {
+	} else if (state == (void *)ustatic_call_return0) {
 		if (s->kind == US_SITE_CALL && us_arch_encode_site_ret0(out, s))
 			return;
 		to = o->ret0_stub;
@@ -83,119 +81,132 @@ static void *next_state(const struct us_tramp *t, void *func)
 	return us_engine_can_write() ? tramp_state(t, func) : NULL;
 }
 
-int us_static_call_plan_tramp(const struct us_tramp *t, void *func, bool sites,
-			      struct us_patch_vec *pv)
+/* The patch moving inline site s of t from state `from` to `to`; false
+ * if it needs none. */
+static bool site_patch(const struct us_tramp *t, const struct us_site *s,
+		       void *from, void *to, struct us_patch *q)
+{
+	*q = (struct us_patch){ .addr = s->addr, .len = us_arch_site_len(s) };
+	encode_site(t, s, from, q->old);
+	encode_site(t, s, to, q->new);
+	q->trapfree_guard = us_arch_site_guard(s, q->old, q->new);
+	return memcmp(q->old, q->new, q->len) != 0;
+}
+
+/* Queues the patches that retarget trampoline t to func, and its inline
+ * sites too when `sites` (else they are put back on the trampoline). */
+static void queue_tramp(struct us_batch *b, const struct us_tramp *t,
+			void *func, bool sites)
 {
 	void *to = next_state(t, func), *sites_to = sites ? to : NULL;
 	uint8_t *slot = us_arch_tramp_slot(t->addr);
 	struct us_patch p = { .addr = slot, .len = us_arch_tramp_slot_len(),
 			      .trapfree_guard = us_arch_tramp_guard() };
-	int err = 0;
 
 	if (!US_ARCH_PATCHES_CODE)
-		return 0;
+		return;
 	/* Sites first, in address order, then the slot (trampolines come
 	 * after the code): one key in one object is a sorted batch. */
-	for (size_t i = 0; !err && t->sites_applied != sites_to && i < t->nsites; i++) {
-		const struct us_site *s = &t->sites[i];
-		struct us_patch q = { .addr = s->addr, .len = us_arch_site_len(s) };
+	for (size_t i = 0; t->sites_applied != sites_to && i < t->nsites; i++) {
+		struct us_patch q;
 
-		encode_site(t, s, t->sites_applied, q.old);
-		encode_site(t, s, sites_to, q.new);
-		q.trapfree_guard = us_arch_site_guard(s, q.old, q.new);
-		if (memcmp(q.old, q.new, q.len))
-			err = us_patch_vec_push(pv, &q);
+		if (site_patch(t, &t->sites[i], t->sites_applied, sites_to, &q))
+			us_batch_add(b, &q);
 	}
-	if (!err && t->applied != to) {
+	if (t->applied != to) {
 		us_arch_encode_tramp(p.old, slot, t->applied ?
 				     tramp_target(t, t->applied) : NULL);
 		us_arch_encode_tramp(p.new, slot, to ? tramp_target(t, to) : NULL);
-		err = us_patch_vec_push(pv, &p);
+		us_batch_add(b, &p);
 	}
-	return err;
 }
 
-static void commit_tramp(struct us_tramp *t, void *func, bool sites)
+/* Whether moving t's sites to func needs no int3 (e.g. to or from NOP5). */
+static bool sites_trapfree(const struct us_tramp *t, void *func)
 {
+	void *to = next_state(t, func);
+	struct us_patch q;
+
+	for (size_t i = 0; i < t->nsites; i++)
+		if (site_patch(t, &t->sites[i], t->sites_applied, to, &q) &&
+		    !q.trapfree_guard)
+			return false;
+	return true;
+}
+
+static void settle_tramp(struct us_tramp *t, void *func, bool sites)
+{
+	us_assert_held(&us_registry_lock);
 	t->applied = next_state(t, func);
 	t->sites_applied = sites ? t->applied : NULL;
 }
 
-int us_static_call_plan_object(struct us_object *o, bool sites,
-			       struct us_patch_vec *pv)
+/* Every trampoline a change touches: those of its key everywhere, or all
+ * of its object's. */
+static bool touches(const struct us_call_change *c, const struct us_object *o,
+		    const struct us_tramp *t)
 {
-	for (size_t i = 0; i < o->ntramps; i++) {
-		struct us_tramp *t = &o->tramps[i];
-		int err = us_static_call_plan_tramp(t, t->key->func, sites, pv);
-
-		if (err)
-			return err;
-	}
-	return 0;
+	return c->obj ? o == c->obj : t->key == c->key;
 }
 
-void us_static_call_commit_object(struct us_object *o, bool sites)
+static void *func_for(const struct us_call_change *c, const struct us_tramp *t)
 {
-	for (size_t i = 0; i < o->ntramps; i++)
-		commit_tramp(&o->tramps[i], o->tramps[i].key->func, sites);
+	return c->obj ? t->key->func : c->func;
 }
 
-int us_static_call_plan_key(struct static_call_key *key, void *func, bool sites,
-			    struct us_patch_vec *pv)
+static void settle_change(void *state, int err)
 {
-	for (struct us_object *o = us_objects; o; o = o->next)
+	struct us_call_change *c = state;
+
+	if (err)
+		return;
+	us_for_each_object(o)
 		for (size_t i = 0; i < o->ntramps; i++)
-			if (o->tramps[i].key == key) {
-				int err = us_static_call_plan_tramp(&o->tramps[i],
-								    func, sites, pv);
-				if (err)
-					return err;
-			}
-	return 0;
+			if (touches(c, o, &o->tramps[i]))
+				settle_tramp(&o->tramps[i],
+					     func_for(c, &o->tramps[i]), c->sites);
+	/* Only now: a refused update never sends a call to func. Pairs with
+	 * the acquire load of static_call_query() and the generic build's
+	 * static_call(); the trampolines' indirect form reads it too. */
+	if (!c->obj)
+		__atomic_store_n(&c->key->func, c->func, __ATOMIC_SEQ_CST);
 }
 
-void us_static_call_commit_key(struct static_call_key *key, void *func,
-			       bool sites)
+/*
+ * Inline sites follow their trampolines when int3 may be used, or when
+ * every site of the change moves without one (to or from NOP5); else they
+ * stay on (or go back to) their trampolines, which switch trap-free.
+ * us_batch_may_trap() reads every thread's signal mask: asked only when
+ * a site would move.
+ */
+static bool sites_may_move(struct us_batch *b, const struct us_call_change *c)
 {
-	for (struct us_object *o = us_objects; o; o = o->next)
+	bool any = false, trapfree = true;
+
+	if (!us_engine_can_write())
+		return false;
+	us_for_each_object(o)
+		for (size_t i = 0; i < o->ntramps; i++) {
+			struct us_tramp *t = &o->tramps[i];
+
+			if (!touches(c, o, t) || !t->nsites)
+				continue;
+			any = true;
+			trapfree = trapfree && sites_trapfree(t, func_for(c, t));
+		}
+	return any && (trapfree || us_batch_may_trap(b));
+}
+
+int us_static_call_queue(struct us_batch *b, struct us_call_change *c)
+{
+	us_assert_held(&us_registry_lock);
+	if (!c->obj && !c->func)
+		c->func = (void *)ustatic_call_nop;
+	c->sites = sites_may_move(b, c);
+	us_for_each_object(o)
 		for (size_t i = 0; i < o->ntramps; i++)
-			if (o->tramps[i].key == key)
-				commit_tramp(&o->tramps[i], func, sites);
-	/* Only now: a refused update never sends a call to func. */
-	__atomic_store_n(&key->func, func, __ATOMIC_SEQ_CST);
-}
-
-static int try_update(struct static_call_key *key, void *func, bool sites)
-{
-	struct us_patch_vec pv = { 0 };
-	int err = us_static_call_plan_key(key, func, sites, &pv);
-
-	if (!err)
-		err = us_engine_apply(pv.v, pv.n);
-	if (!err)
-		us_static_call_commit_key(key, func, sites);
-	us_patch_vec_free(&pv);
-	return err;
-}
-
-int __ustatic_call_update(struct static_call_key *key, void *func)
-{
-	int err = 0;
-
-	us_init();
-	if (!key)
-		return us_fail(-EINVAL, "static_call_update: NULL key");
-	if (!func)
-		func = (void *)__static_call_nop;
-	if (us_transaction_active())
-		return us_transaction_add_call(key, func);
-	us_registry_lock();
-	if (key->func != func) {
-		err = try_update(key, func, true);
-		/* No int3 now: leave (or put) inline sites on the trampoline. */
-		if (err == -EDEADLK)
-			err = try_update(key, func, false);
-	}
-	us_registry_unlock();
-	return err;
+			if (touches(c, o, &o->tramps[i]))
+				queue_tramp(b, &o->tramps[i],
+					    func_for(c, &o->tramps[i]), c->sites);
+	return us_batch_on_settle(b, settle_change, c);
 }

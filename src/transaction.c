@@ -1,19 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Between ustatic_batch_begin() and the outermost ustatic_batch_commit(),
- * the calling thread's changes are only recorded. Commit replays them in
- * order on a copy of the key values, then applies the difference as one
- * batch: all of it, or (on any error) none of it. Nested begins are
- * counted; abort, or the thread's exit, drops what was recorded.
+ * the calling thread's changes are only recorded. Commit takes the
+ * registry lock and asks the owners for each change: every key touched is
+ * held and its recorded operations replayed in order on its count *at
+ * that moment* (so they compose with other threads' incs and decs, like
+ * deltas), the last update of each static call wins, and everything goes
+ * into one batch: all of it lands, or (on any error) none of it. Nested
+ * begins are counted; abort, or the thread's exit, drops what was recorded.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "grow.h"
 #include "init.h"
-#include "registry.h"
 #include "static_call.h"
-#include "static_key.h"
 #include "transaction.h"
 
 struct op {
@@ -67,15 +69,8 @@ static int record(const struct op *o)
 {
 	struct txn *t = current(false);
 
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 32;
-		struct op *v = realloc(t->ops, cap * sizeof(*v));
-
-		if (!v)
-			return us_fail(-ENOMEM, "ustatic_batch: recording");
-		t->ops = v;
-		t->cap = cap;
-	}
+	if (us_grow(&t->ops, &t->cap, t->n, sizeof(*t->ops)))
+		return us_fail(-ENOMEM, "ustatic_batch: recording");
 	t->ops[t->n++] = *o;
 	return 0;
 }
@@ -87,8 +82,6 @@ int us_transaction_add_call(struct static_call_key *key, void *func)
 
 int us_transaction_add_key(struct static_key *key, enum us_key_op op)
 {
-	if (!key)
-		return us_fail(-EINVAL, "ustatic_batch: NULL key");
 	return record(&(struct op){ .key = key, .kop = op });
 }
 
@@ -104,29 +97,7 @@ int ustatic_batch_begin(void)
 	return 0;
 }
 
-/* The final count of op->key after replaying every op on it, or -EINVAL. */
-static int replay_key(const struct txn *t, struct static_key *key)
-{
-	int n = __atomic_load_n(&key->enabled, __ATOMIC_ACQUIRE);
-
-	for (size_t i = 0; i < t->n; i++) {
-		if (t->ops[i].key != key)
-			continue;
-		switch (t->ops[i].kop) {
-		case US_KEY_INC: n++; break;
-		case US_KEY_ENABLE: if (n == 0) n = 1; break;
-		case US_KEY_DISABLE: n = 0; break;
-		case US_KEY_DEC:
-			if (n <= 0)
-				return us_fail(-EINVAL, "ustatic_batch: "
-					       "static_branch_dec below zero");
-			n--;
-		}
-	}
-	return n;
-}
-
-/* The last function recorded for op i's key, if op i is that last one. */
+/* Whether op i is the last one for its static call (the one that wins). */
 static bool last_for_call(const struct txn *t, size_t i)
 {
 	for (size_t j = i + 1; j < t->n; j++)
@@ -135,74 +106,62 @@ static bool last_for_call(const struct txn *t, size_t i)
 	return t->ops[i].call != NULL;
 }
 
-static bool last_for_key(const struct txn *t, size_t i)
+/* Whether op i is the first one for its key (the one that holds it). */
+static bool first_for_key(const struct txn *t, size_t i)
 {
-	for (size_t j = i + 1; j < t->n; j++)
+	for (size_t j = 0; j < i; j++)
 		if (t->ops[j].key == t->ops[i].key)
 			return false;
 	return t->ops[i].key != NULL;
 }
 
-/* Registry lock held. count[i] is op i's key's final count. */
-static int plan(const struct txn *t, bool sites, int *count,
-		struct us_patch_vec *pv)
+static void queue_key(const struct txn *t, size_t i, struct us_batch *b,
+		      struct us_key_change *c)
 {
-	int err = 0;
+	if (us_key_hold(b, c, t->ops[i].key))
+		return;
+	for (size_t j = i; j < t->n; j++)
+		if (t->ops[j].key == t->ops[i].key &&
+		    us_key_replay(b, c, t->ops[j].kop))
+			return;
+	us_key_queue(b, c);
+}
 
-	for (size_t i = 0; !err && i < t->n; i++) {
+/* Registry lock held. calls[] and keys[] live until the batch finishes. */
+static int queue_all(const struct txn *t, struct us_batch *b,
+		     struct us_call_change *calls, struct us_key_change *keys)
+{
+	for (size_t i = 0; i < t->n && !b->err; i++) {
 		if (last_for_call(t, i)) {
-			err = us_static_call_plan_key(t->ops[i].call,
-						      t->ops[i].func, sites, pv);
-		} else if (last_for_key(t, i)) {
-			count[i] = replay_key(t, t->ops[i].key);
-			err = count[i] < 0 ? count[i] :
-			      us_static_key_plan_key(t->ops[i].key, count[i] > 0, pv);
+			*calls = (struct us_call_change){
+				.key = t->ops[i].call, .func = t->ops[i].func };
+			us_static_call_queue(b, calls++);
+		} else if (first_for_key(t, i)) {
+			queue_key(t, i, b, keys++);
 		}
 	}
-	return err;
+	return us_batch_finish(b);
 }
 
-static void commit(const struct txn *t, bool sites, const int *count)
+static int apply(const struct txn *t)
 {
-	for (size_t i = 0; i < t->n; i++) {
-		if (last_for_call(t, i)) {
-			us_static_call_commit_key(t->ops[i].call, t->ops[i].func,
-						  sites);
-		} else if (last_for_key(t, i)) {
-			t->ops[i].key->patched = count[i] > 0;
-			__atomic_store_n(&t->ops[i].key->enabled, count[i],
-					 __ATOMIC_RELEASE);
-		}
+	struct us_batch b = US_BATCH_INIT;
+	struct us_call_change *calls = calloc(t->n + 1, sizeof(*calls));
+	struct us_key_change *keys = calloc(t->n + 1, sizeof(*keys));
+	int err = -ENOMEM;
+
+	if (calls && keys)
+		err = us_lock(&us_registry_lock);
+	if (!err) {
+		err = queue_all(t, &b, calls, keys);
+		us_unlock(&us_registry_lock);
+	} else {
+		us_fail(err, err == -EDEADLK ? "ustatic_batch_commit: called "
+			"from a signal handler that interrupted an update" :
+			"ustatic_batch_commit");
 	}
-}
-
-static int try_apply(const struct txn *t, bool sites, int *count)
-{
-	struct us_patch_vec pv = { 0 };
-	int err = plan(t, sites, count, &pv);
-
-	if (!err)
-		err = us_engine_apply(pv.v, pv.n);
-	if (!err)
-		commit(t, sites, count);
-	us_patch_vec_free(&pv);
-	return err;
-}
-
-static int apply(struct txn *t)
-{
-	int *count = calloc(t->n + 1, sizeof(*count));
-	int err;
-
-	if (!count)
-		return us_fail(-ENOMEM, "ustatic_batch_commit");
-	us_registry_lock();
-	err = try_apply(t, true, count);
-	/* No int3 now: inline sites stay on (or go back to) trampolines. */
-	if (err == -EDEADLK)
-		err = try_apply(t, false, count);
-	us_registry_unlock();
-	free(count);
+	free(calls);
+	free(keys);
 	return err;
 }
 
@@ -215,7 +174,7 @@ int ustatic_batch_commit(void)
 		return us_fail(-EINVAL, "ustatic_batch_commit without begin");
 	if (--t->depth > 0)
 		return 0;
-	err = apply(t);
+	err = t->n ? apply(t) : 0;
 	t->n = 0;
 	return err;
 }

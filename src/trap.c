@@ -1,4 +1,28 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The SIGTRAP handler and what it reads. See trap.h.
+ *
+ * The handler never makes the writer wait for it. Everything it reads (the
+ * published batch and the history of guarded addresses) sits in buffers
+ * that are never freed, only retired when they grow (geometrically, so all
+ * of them together stay under twice the largest), and is read under a
+ * sequence count: the writer makes `seq` odd, changes the buffers, makes it
+ * even again; a reader that saw an odd count, or a different count after
+ * reading, looks again. So a handler that never returns (siglongjmp out of
+ * a signal handler that interrupted it, thread cancellation, a thread
+ * killed inside it) holds nothing, and a handler delayed for any time
+ * reads buffers that still exist. This replaces the kernel's refcount and
+ * the drain that waits for it: the kernel's int3 handler cannot be left
+ * non-locally, ours can.
+ *
+ * Pairing (the kernel's "write int3 / sync / handler reads the batch"):
+ *   writer: seq odd -> buffers -> seq even (release) -> write int3 -> sync
+ *   handler: trap on int3 -> seq (acquire) -> buffers -> site byte ->
+ *            fence (acquire) -> seq again
+ * The int3 is written after the batch is visible, so a handler that finds
+ * our int3 on a site finds the entry for it in the same snapshot, or sees
+ * the count move and looks again.
+ */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -8,6 +32,7 @@
 #include <unistd.h>
 
 #include "debug.h"
+#include "lock.h"
 #include "sigmask.h"
 #include "trap.h"
 #include "under_valgrind.h"
@@ -15,35 +40,72 @@
 #define ARCH_SHSTK_STATUS 0x5005
 #define ARCH_SHSTK_SHSTK  (1UL << 0)
 
-/* A sorted array published to the lock-free handler. */
-struct published {
-	const struct us_patch *v;
-	size_t n;
-};
-struct history {
-	uintptr_t *addr;
-	size_t n;
+_Static_assert(US_INSN_MAX <= 8, "an entry's bytes are read as one word");
+
+/* What the handler needs of a batch entry: where, and what to emulate. */
+struct pub_entry {
+	uintptr_t addr;
+	union {
+		uint64_t word;
+		uint8_t insn[8];
+	};
 };
 
+/* Buffers the handler reads; n <= cap always, cap fixed per buffer.
+ * `retired` links the buffer it replaced, kept (a late handler may still
+ * read it) and reachable (leak checkers stay quiet); no handler reads it. */
+struct pub_batch {
+	void *retired;
+	size_t cap, n;
+	struct pub_entry e[];
+};
+struct pub_history {
+	void *retired;
+	size_t cap, n;
+	uintptr_t addr[];		/* every address ever guarded by int3 */
+};
+
+/* Written under us_engine_lock, between seq_begin() and seq_end(); read by
+ * the handler with relaxed loads inside a seq snapshot. */
+static struct pub_batch *batch;
+static struct pub_history *history;
+static unsigned long seq;
+/* Set once at init, before any batch. */
 static struct sigaction previous;
-static struct published batch_slot;
-static struct published *batch;		/* NULL while no batch runs */
-static struct history *history;		/* every address ever guarded by int3 */
-static struct history *retired;		/* freed once handlers drained */
-static struct history *pending;		/* prepared for the running batch */
-static unsigned long active;		/* handlers between lookup and return */
 static bool shadow_stack;
 
-static const struct us_patch *find_patch(const struct published *b, uintptr_t a)
+static void seq_begin(void)
 {
-	size_t lo = 0, hi = b ? b->n : 0;
+	us_assert_held(&us_engine_lock);
+	__atomic_store_n(&seq, seq + 1, __ATOMIC_RELAXED);
+	/* The odd count is visible before any buffer store (pairs with the
+	 * reader's acquire fence before its second look at seq). */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
 
+static void seq_end(void)
+{
+	/* Pairs with the reader's acquire load of seq. */
+	__atomic_store_n(&seq, seq + 1, __ATOMIC_RELEASE);
+}
+
+/* ---- the handler's side ---- */
+
+static const struct pub_entry *find_entry(const struct pub_batch *b, uintptr_t a)
+{
+	size_t lo = 0, hi = 0;
+
+	if (b) {
+		hi = __atomic_load_n(&b->n, __ATOMIC_RELAXED);
+		if (hi > b->cap)
+			hi = b->cap;	/* a torn look; the seq check rejects it */
+	}
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		uintptr_t m = (uintptr_t)b->v[mid].addr;
+		uintptr_t m = __atomic_load_n(&b->e[mid].addr, __ATOMIC_RELAXED);
 
 		if (a == m)
-			return &b->v[mid];
+			return &b->e[mid];
 		if (a < m)
 			hi = mid;
 		else
@@ -52,16 +114,22 @@ static const struct us_patch *find_patch(const struct published *b, uintptr_t a)
 	return NULL;
 }
 
-static bool in_history(const struct history *h, uintptr_t a)
+static bool in_history(const struct pub_history *h, uintptr_t a)
 {
-	size_t lo = 0, hi = h ? h->n : 0;
+	size_t lo = 0, hi = 0;
 
+	if (h) {
+		hi = __atomic_load_n(&h->n, __ATOMIC_RELAXED);
+		if (hi > h->cap)
+			hi = h->cap;
+	}
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
+		uintptr_t m = __atomic_load_n(&h->addr[mid], __ATOMIC_RELAXED);
 
-		if (a == h->addr[mid])
+		if (a == m)
 			return true;
-		if (a < h->addr[mid])
+		if (a < m)
 			hi = mid;
 		else
 			lo = mid + 1;
@@ -69,72 +137,95 @@ static bool in_history(const struct history *h, uintptr_t a)
 	return false;
 }
 
-static void late_trap(ucontext_t *uc, uintptr_t site)
+static uint8_t code_byte(uintptr_t at)
 {
-	us_arch_set_pc(uc, site);
-	US_COUNT(late_traps, 1);
+	return *(volatile uint8_t *)at;
 }
 
-static bool guarded(uintptr_t site)
-{
-	return *(volatile uint8_t *)site == US_TRAP_BYTE;
-}
+enum verdict { EMULATE, REEXECUTE_SITE, REEXECUTE_PC, NOT_OURS };
 
-/* One look at the published batch and the history; see handle_trap(). */
-enum verdict { EMULATED, REEXECUTE, NOT_OURS, UNSETTLED };
+struct look {
+	enum verdict v;
+	uint64_t insn;			/* EMULATE: the new instruction */
+};
 
-static enum verdict judge(ucontext_t *uc, uintptr_t pc)
+/* One look at the batch, the history and the code; valid only if seq did
+ * not move meanwhile. */
+static struct look look_once(uintptr_t pc)
 {
 	uintptr_t site = pc - 1;
-	const struct published *b = __atomic_load_n(&batch, __ATOMIC_SEQ_CST);
-	const struct us_patch *p = find_patch(b, site);
-	const struct history *h;
+	const struct pub_batch *b = __atomic_load_n(&batch, __ATOMIC_RELAXED);
+	const struct pub_history *h = __atomic_load_n(&history, __ATOMIC_RELAXED);
+	const struct pub_entry *e = find_entry(b, site);
 
-	if (p) {
-		if (!guarded(site)) {
-			late_trap(uc, site);	/* int3 already replaced */
-		} else if (us_arch_emulate(p->new, site, uc, shadow_stack)) {
-			US_COUNT(traps, 1);
-			return EMULATED;
-		} else {
-			late_trap(uc, site);	/* retry once the patch lands */
-			sched_yield();
-		}
-		return REEXECUTE;
+	if (e) {
+		if (code_byte(site) != US_TRAP_BYTE)
+			return (struct look){ REEXECUTE_SITE, 0 };
+		return (struct look){ EMULATE,
+			__atomic_load_n(&e->word, __ATOMIC_RELAXED) };
 	}
-	h = __atomic_load_n(&history, __ATOMIC_SEQ_CST);
-	/* A debugger may already have moved the PC back onto the site. */
-	if (find_patch(b, pc) || in_history(h, pc)) {
-		US_COUNT(late_traps, 1);
-		return REEXECUTE;
+	if (in_history(h, site)) {
+		/* Our int3 is gone: a late trap. An int3 on one of our sites
+		 * that no batch holds is somebody else's breakpoint. */
+		if (code_byte(site) != US_TRAP_BYTE)
+			return (struct look){ REEXECUTE_SITE, 0 };
+		return (struct look){ NOT_OURS, 0 };
 	}
-	if (!in_history(h, site))
-		return NOT_OURS;
-	if (!guarded(site)) {
-		late_trap(uc, site);		/* the batch is over */
-		return REEXECUTE;
-	}
-	/* An int3 on a site of ours, but no batch holds it: a batch being
-	 * published or retired under our feet, or a debugger's breakpoint. */
-	return UNSETTLED;
+	/* A debugger may have moved the PC back onto the site already; an
+	 * int3 just before one of our sites is not ours. */
+	if ((find_entry(b, pc) || in_history(h, pc)) &&
+	    code_byte(site) != US_TRAP_BYTE)
+		return (struct look){ REEXECUTE_PC, 0 };
+	return (struct look){ NOT_OURS, 0 };
 }
 
-/*
- * Returns true when the trap was ours and the context is fixed up. The
- * byte and the batch are read at different moments while batches come and
- * go, so an int3 found on one of our sites with no batch holding it is
- * looked at again: ours settles within a batch; a foreign one never does.
- */
+/* A consistent look: the writer only holds seq odd while it copies a batch
+ * into the buffers, with every signal but the synchronous ones blocked on
+ * its thread, so the wait is short and never on ourselves. */
+static struct look look(uintptr_t pc)
+{
+	for (;;) {
+		unsigned long s = __atomic_load_n(&seq, __ATOMIC_ACQUIRE);
+		struct look l;
+
+		if (s & 1) {
+			sched_yield();
+			continue;
+		}
+		l = look_once(pc);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&seq, __ATOMIC_RELAXED) == s)
+			return l;
+	}
+}
+
+/* Returns true when the trap was ours and the context is fixed up. */
 static bool handle_trap(ucontext_t *uc)
 {
 	uintptr_t pc = us_arch_trap_pc(uc);
+	struct look l = look(pc);
+	uint8_t insn[8];
 
-	for (int tries = 0; tries < 1000; tries++) {
-		enum verdict v = judge(uc, pc);
-
-		if (v != UNSETTLED)
-			return v != NOT_OURS;
+	switch (l.v) {
+	case EMULATE:
+		memcpy(insn, &l.insn, sizeof(insn));
+		if (us_arch_emulate(insn, pc - 1, uc, shadow_stack)) {
+			US_COUNT(traps, 1);
+			return true;
+		}
+		/* A CALL under a shadow stack: run the site again once the
+		 * new instruction is in place (the writer is another thread:
+		 * its own are not delivered signals during a batch). */
 		sched_yield();
+		/* fall through */
+	case REEXECUTE_SITE:
+		us_arch_set_pc(uc, pc - 1);
+		/* fall through */
+	case REEXECUTE_PC:
+		US_COUNT(late_traps, 1);
+		return true;
+	case NOT_OURS:
+		break;
 	}
 	return false;
 }
@@ -160,6 +251,10 @@ static void chain(int sig, siginfo_t *si, ucontext_t *uc)
 		previous.sa_handler(sig);
 		return;
 	}
+	/* Ignored, as inherited (`trap '' TRAP`): a sent SIGTRAP stays
+	 * ignored, as it would be without us. */
+	if (previous.sa_handler == SIG_IGN && !from_int3(si))
+		return;
 	/*
 	 * The kernel forces the default action on an int3 even when SIGTRAP
 	 * is ignored: restore it, then re-execute the int3 if it is still
@@ -177,13 +272,8 @@ static void on_sigtrap(int sig, siginfo_t *si, void *ctx)
 {
 	ucontext_t *uc = ctx;
 	int saved = errno;
-	bool ours = false;
 
-	__atomic_fetch_add(&active, 1, __ATOMIC_SEQ_CST);
-	if (from_int3(si))
-		ours = handle_trap(uc);
-	__atomic_fetch_sub(&active, 1, __ATOMIC_SEQ_CST);
-	if (!ours)
+	if (!from_int3(si) || !handle_trap(uc))
 		chain(sig, si, uc);
 	errno = saved;
 }
@@ -216,11 +306,6 @@ void us_trap_init(void)
 	shadow_stack = detect_shadow_stack();
 	if (shadow_stack)
 		us_log("trap: shadow stack active, CALLs are never emulated");
-}
-
-void us_trap_set_shadow_stack(bool on)
-{
-	shadow_stack = on;
 }
 
 static bool handler_installed(void)
@@ -256,90 +341,128 @@ bool us_trap_usable(void)
 	return true;
 }
 
-void us_trap_publish(const struct us_patch *v, size_t n)
+
+/* ---- the writer's side (engine lock held) ---- */
+
+static size_t grown_cap(size_t cap, size_t need)
 {
-	batch_slot.v = v;
-	batch_slot.n = n;
-	__atomic_store_n(&batch, &batch_slot, __ATOMIC_SEQ_CST);
+	size_t c = cap ? cap : 64;
+
+	while (c < need)
+		c *= 2;
+	return c;
 }
 
-/*
- * The history the batch v[0..n) will need, built before any int3 is
- * placed so that nothing can fail once one is: the current history plus
- * v's new addresses, sorted (none when nothing is new).
- */
-/* Whether sorted v holds an address the history lacks: a search per
- * entry for small batches, one walk of both for large ones. */
-static bool has_new_address(const struct history *old, const struct us_patch *v,
-			    size_t n)
+/* Room for `need` entries, allocated before seq goes odd: nothing fails
+ * once an int3 may be placed. The buffer replaced is retired, not freed. */
+static int reserve_batch(size_t need)
 {
-	size_t k = old ? old->n : 0, i = 0;
+	struct pub_batch *nb;
+	size_t cap;
 
-	if (n * 16 < k) {
-		for (size_t j = 0; j < n; j++)
-			if (!in_history(old, (uintptr_t)v[j].addr))
-				return true;
-		return false;
-	}
-	for (size_t j = 0; j < n; j++) {
-		while (i < k && old->addr[i] < (uintptr_t)v[j].addr)
-			i++;
-		if (i == k || old->addr[i] != (uintptr_t)v[j].addr)
-			return true;
-	}
-	return false;
-}
-
-int us_trap_prepare_history(const struct us_patch *v, size_t n)
-{
-	const struct history *old = history;
-	size_t k = old ? old->n : 0, i = 0, j = 0, out = 0;
-	struct history *h;
-
-	pending = NULL;
-	if (!has_new_address(old, v, n))
+	if (batch && batch->cap >= need)
 		return 0;
-	h = malloc(sizeof(*h));
-	if (!h || !(h->addr = malloc((k + n) * sizeof(uintptr_t)))) {
-		free(h);
+	cap = grown_cap(batch ? batch->cap : 0, need);
+	nb = calloc(1, sizeof(*nb) + cap * sizeof(nb->e[0]));
+	if (!nb)
 		return -ENOMEM;
-	}
-	/* Both are sorted: merge them, each address once. */
-	while (i < k || j < n) {
-		uintptr_t a = j < n ? (uintptr_t)v[j].addr : UINTPTR_MAX;
-		uintptr_t b = i < k ? old->addr[i] : UINTPTR_MAX;
-
-		if (b <= a) {
-			h->addr[out++] = b;
-			i++;
-			j += a == b;
-		} else {
-			h->addr[out++] = a;
-			j++;
-		}
-	}
-	h->n = out;
-	pending = h;
+	nb->cap = cap;
+	nb->retired = batch;
+	seq_begin();
+	__atomic_store_n(&batch, nb, __ATOMIC_RELAXED);
+	seq_end();
 	return 0;
 }
 
-void us_trap_remember(void)
+/* How many of sorted v's addresses the history lacks. */
+static size_t count_new(const struct us_patch *v, size_t n)
 {
-	if (!pending)
-		return;
-	retired = history;
-	__atomic_store_n(&history, pending, __ATOMIC_SEQ_CST);
-	pending = NULL;
+	size_t k = history ? history->n : 0, i = 0, fresh = 0;
+
+	for (size_t j = 0; j < n; j++) {
+		while (i < k && history->addr[i] < (uintptr_t)v[j].addr)
+			i++;
+		fresh += i == k || history->addr[i] != (uintptr_t)v[j].addr;
+	}
+	return fresh;
+}
+
+static int reserve_history(size_t need)
+{
+	struct pub_history *nh;
+	size_t cap;
+
+	if (history && history->cap >= need)
+		return 0;
+	cap = grown_cap(history ? history->cap : 0, need);
+	nh = calloc(1, sizeof(*nh) + cap * sizeof(nh->addr[0]));
+	if (!nh)
+		return -ENOMEM;
+	nh->cap = cap;
+	if (history) {
+		memcpy(nh->addr, history->addr, history->n * sizeof(nh->addr[0]));
+		nh->n = history->n;
+	}
+	nh->retired = history;
+	seq_begin();
+	__atomic_store_n(&history, nh, __ATOMIC_RELAXED);
+	seq_end();
+	return 0;
+}
+
+/* Merges sorted v's addresses into the history, from the back, in place
+ * (seq is odd). */
+static void merge_history(const struct us_patch *v, size_t n, size_t fresh)
+{
+	size_t i = history->n, j = n, out = history->n + fresh;
+
+	__atomic_store_n(&history->n, out, __ATOMIC_RELAXED);
+	while (j > 0) {
+		uintptr_t a = (uintptr_t)v[j - 1].addr;
+		uintptr_t b = i ? history->addr[i - 1] : 0;
+
+		if (i && b >= a) {
+			__atomic_store_n(&history->addr[--out], b, __ATOMIC_RELAXED);
+			i--;
+			j -= b == a;
+		} else {
+			__atomic_store_n(&history->addr[--out], a, __ATOMIC_RELAXED);
+			j--;
+		}
+	}
+}
+
+static void copy_batch(const struct us_patch *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct pub_entry e = { .addr = (uintptr_t)v[i].addr };
+
+		memcpy(e.insn, v[i].new, v[i].len);
+		__atomic_store_n(&batch->e[i].addr, e.addr, __ATOMIC_RELAXED);
+		__atomic_store_n(&batch->e[i].word, e.word, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&batch->n, n, __ATOMIC_RELAXED);
+}
+
+int us_trap_publish(const struct us_patch *v, size_t n)
+{
+	size_t fresh = count_new(v, n);
+
+	us_assert_held(&us_engine_lock);
+	if (reserve_batch(n) ||
+	    reserve_history((history ? history->n : 0) + fresh))
+		return us_fail(-ENOMEM, "trap: publishing a batch");
+	seq_begin();
+	copy_batch(v, n);
+	if (fresh)
+		merge_history(v, n, fresh);
+	seq_end();
+	return 0;
 }
 
 void us_trap_unpublish(void)
 {
-	__atomic_store_n(&batch, NULL, __ATOMIC_SEQ_CST);
-	while (__atomic_load_n(&active, __ATOMIC_SEQ_CST))
-		sched_yield();
-	if (retired) {
-		free(retired->addr);
-		free(retired);
-		retired = NULL;
-	}
+	seq_begin();
+	__atomic_store_n(&batch->n, 0, __ATOMIC_RELAXED);
+	seq_end();
 }

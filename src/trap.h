@@ -5,6 +5,7 @@
  * instruction emulated. Traps that arrive after the batch (the int3 is
  * gone, or a debugger already rewound the PC) re-execute the instruction.
  * Everything else goes to the handler that was installed before ours.
+ * The handler never blocks the writer: see trap.c.
  */
 #ifndef USTATIC_TRAP_H
 #define USTATIC_TRAP_H
@@ -20,16 +21,11 @@ void us_trap_init(void);
  * thread blocks SIGTRAP (which would make the kernel kill the process). */
 bool us_trap_usable(void);
 
-/* Makes v[0..n) (sorted by address) visible to the handler. */
-void us_trap_publish(const struct us_patch *v, size_t n);
-/* Prepares (before any int3 is placed: it allocates) and then records the
- * batch's addresses, so that late traps on them are recognised. */
-int us_trap_prepare_history(const struct us_patch *v, size_t n);
-void us_trap_remember(void);
-/* Hides the batch, then waits until no thread is inside the handler. */
+/* Engine lock held. Makes sorted v[0..n) visible to the handler and adds
+ * its addresses to the late-trap history, before any int3 is placed;
+ * -ENOMEM (nothing published) is the only failure. */
+int us_trap_publish(const struct us_patch *v, size_t n);
+/* Hides the batch. Does not wait for handlers. */
 void us_trap_unpublish(void);
-
-/* Under a user shadow stack CALLs are never emulated (also for tests). */
-void us_trap_set_shadow_stack(bool on);
 
 #endif

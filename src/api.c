@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The public entry points that change code: static-call updates, key
+ * changes, and object arrival and departure. Each takes the registry lock,
+ * asks the owners (static_call.c, static_key.c) to queue their changes
+ * into one batch, and finishes it. Transactions record instead.
+ */
+#include <errno.h>
+
+#include "init.h"
+#include "sites.h"
+#include "static_call.h"
+#include "transaction.h"
+
+/* The registry lock, or -EDEADLK (with a message) when a signal handler
+ * interrupted an update on this very thread: waiting would never end. */
+static int lock_registry(const char *who)
+{
+	int err = us_lock(&us_registry_lock);
+
+	if (err)
+		us_log("%s: called from a signal handler that interrupted an "
+		       "update on the same thread: refused (-EDEADLK)", who);
+	return err;
+}
+
+int ustatic_call_update(struct static_call_key *key, void *func)
+{
+	struct us_batch b = US_BATCH_INIT;
+	struct us_call_change c = { .key = key, .func = func };
+	int err;
+
+	us_init();
+	if (!key)
+		return us_fail(-EINVAL, "static_call_update: NULL key");
+	if (us_transaction_active())
+		return us_transaction_add_call(key, func);
+	err = lock_registry("static_call_update");
+	if (err)
+		return err;
+	us_static_call_queue(&b, &c);
+	err = us_batch_finish(&b);
+	us_unlock(&us_registry_lock);
+	return err;
+}
+
+static int key_change(struct static_key *key, enum us_key_op op,
+		      const char *who)
+{
+	struct us_batch b = US_BATCH_INIT;
+	struct us_key_change c;
+	int err;
+
+	us_init();
+	if (!key)
+		return us_fail(-EINVAL, "static key: NULL key");
+	if (us_transaction_active())
+		return us_transaction_add_key(key, op);
+	if (us_key_fast(key, op))
+		return 0;
+	err = lock_registry(who);
+	if (err)
+		return err;
+	if (!us_key_hold(&b, &c, key) && !us_key_replay(&b, &c, op))
+		us_key_queue(&b, &c);
+	err = us_batch_finish(&b);
+	us_unlock(&us_registry_lock);
+	return err;
+}
+
+int ustatic_key_slow_inc(struct static_key *key)
+{
+	return key_change(key, US_KEY_INC, "static_branch_inc");
+}
+
+int ustatic_key_slow_dec(struct static_key *key)
+{
+	return key_change(key, US_KEY_DEC, "static_branch_dec");
+}
+
+int ustatic_key_enable(struct static_key *key)
+{
+	return key_change(key, US_KEY_ENABLE, "static_branch_enable");
+}
+
+int ustatic_key_disable(struct static_key *key)
+{
+	return key_change(key, US_KEY_DISABLE, "static_branch_disable");
+}
+
+int ustatic_key_count(struct static_key *key)
+{
+	return key ? us_key_count(key) : 0;
+}
+
+/*
+ * Brings a new object's code in line with every key's current value, so
+ * it runs the current targets from its first call. When int3 cannot be
+ * used, inline call sites stay on their trampolines, which switch
+ * trap-free. On failure the object keeps its code as built: its static
+ * calls run through the trampolines' indirect form (always right), its
+ * branches keep their build values.
+ */
+static void align_object(struct us_object *o)
+{
+	struct us_batch b = US_BATCH_INIT;
+	struct us_call_change c = { .obj = o };
+	int err;
+
+	us_static_call_queue(&b, &c);
+	us_key_queue_object(&b, o);
+	err = us_batch_finish(&b);
+	if (err)
+		us_log("registry: object %p could not be brought in line with "
+		       "its keys (%d): its static calls run through their "
+		       "trampolines' indirect form, its static branches keep "
+		       "their initial values", o->id, err);
+}
+
+void ustatic_object_register(const struct ustatic_object_tables *t)
+{
+	struct us_object *o;
+	int err;
+
+	us_init();
+	if (lock_registry("object registration"))
+		return;
+	o = us_registry_read(t, &err);
+	if (o && (err = us_sites_discover(o, t->sites_start, t->sites_stop))) {
+		us_registry_discard(o);
+		o = NULL;
+	}
+	if (o) {
+		us_registry_publish(o);
+		align_object(o);
+	} else if (err) {
+		us_log("registry: out of memory registering object %p", t->id);
+	}
+	us_unlock(&us_registry_lock);
+}
+
+void ustatic_object_unregister(const struct ustatic_object_tables *t)
+{
+	if (lock_registry("object unregistration"))
+		return;
+	us_registry_remove(t);
+	us_unlock(&us_registry_lock);
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the registry knows of an object (the executable or a shared
+ * library that uses ustatic): its trampolines with their inline call
+ * sites, and its static-branch sites. Types only.
+ */
+#ifndef USTATIC_OBJECT_H
+#define USTATIC_OBJECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch.h"
+
+struct us_object;
+struct static_call_key;
+struct static_key;
+
+struct us_tramp {
+	uint8_t *addr;
+	struct static_call_key *key;
+	/* Owned by static_call.c, under the registry lock. */
+	void *applied;			/* target its slot encodes; NULL = indirect */
+	void *sites_applied;		/* target its sites encode; NULL = call it */
+	struct us_site *sites;		/* this trampoline's inline sites */
+	size_t nsites;
+	struct us_object *obj;
+};
+
+struct us_jump {
+	uint8_t *code;
+	uint8_t *target;
+	struct static_key *key;
+	bool likely;
+};
+
+struct us_object {
+	const void *id;
+	uint8_t *ret_stub, *ret0_stub;
+	struct us_tramp *tramps;	/* sorted by address */
+	size_t ntramps;
+	struct us_site *sites;		/* grouped by trampoline */
+	size_t nsites;
+	struct us_jump *jumps;
+	size_t njumps;
+	struct us_object *next;
+};
+
+#endif
