@@ -26,7 +26,7 @@ ARCH_SRC := $(wildcard src/arch/x86_64*.c)
 else ifeq ($(ARCH),aarch64)
 ARCH_SRC := src/arch/aarch64.c
 endif
-LIB_SRC  := $(wildcard src/*.c) src/arch/generic.c $(ARCH_SRC)
+LIB_SRC  := $(wildcard src/*.c) $(ARCH_SRC)
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
 
 TEST_SRC := $(wildcard test/*.c)

@@ -36,6 +36,18 @@
 #define US_TRAP_BYTE		0
 #endif
 
+/* For hooks an architecture does not need every argument of. */
+#define US_U __attribute__((unused))
+
+enum us_site_kind { US_SITE_CALL, US_SITE_TAIL, US_SITE_JCC };
+
+struct us_site {
+	uint8_t *addr;
+	uint8_t kind;			/* enum us_site_kind */
+	uint8_t cc;			/* condition, for US_SITE_JCC */
+};
+
+#if US_ARCH_PATCHES_CODE
 /* ---- the engine's needs ---- */
 
 /* Whether `insn` (len bytes) may be written into live code: on x86 one
@@ -53,13 +65,6 @@ void us_arch_flush_icache(void *start, size_t len);
 
 /* ---- what static calls and static keys ask ---- */
 
-enum us_site_kind { US_SITE_CALL, US_SITE_TAIL, US_SITE_JCC };
-
-struct us_site {
-	uint8_t *addr;
-	uint8_t kind;			/* enum us_site_kind */
-	uint8_t cc;			/* condition, for US_SITE_JCC */
-};
 
 /* The patchable first instruction of a trampoline, and its length. */
 uint8_t *us_arch_tramp_slot(void *tramp);
@@ -97,5 +102,9 @@ int us_arch_decode_site(uint8_t *p, size_t avail, const void *tramp,
 /* Whether the len-byte instruction at p ends straight-line code (return,
  * indirect jump, trap, padding): what follows may not be code. */
 bool us_arch_ends_flow(const uint8_t *p, int len);
+
+#else
+#include "arch/generic.h"
+#endif
 
 #endif

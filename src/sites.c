@@ -33,11 +33,11 @@ struct segment_query {
 	uintptr_t at, start, end;
 };
 
-static int find_segment(struct dl_phdr_info *info, size_t size, void *arg)
+static int find_segment(struct dl_phdr_info *info, size_t size US_UNUSED,
+			void *arg)
 {
 	struct segment_query *q = arg;
 
-	(void)size;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		uintptr_t s = info->dlpi_addr + ph->p_vaddr;

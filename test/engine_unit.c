@@ -1,5 +1,8 @@
+/* SPDX-License-Identifier: MIT */
 /* Engine unit tests: encoders, all-or-nothing validation, both writers,
- * both sync methods, and the trap handler's emulation. */
+ * both sync methods, and the trap handler's emulation.
+ * White-box: unit tests of the internal layers (src/engine.h, src/writer.h,
+ * src/sync.h, the x86 encoders) on the hand-made code of test/stubs.h. */
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/mman.h>
@@ -41,17 +44,17 @@ static void test_encoders(void)
 	CHECK_EQ(x86_encode_jcc(b, 0x1000, 0x5, 0x1010), 0);
 	CHECK(b[0] == 0x0f && b[1] == 0x85);
 	x86_encode_nop5(b);
-	CHECK(x86_can_emulate(b, 5));
+	CHECK(us_arch_can_patch_in(b, 5));
 	x86_encode_xor5(b);
-	CHECK(x86_can_emulate(b, 5) && b[3] == 0x31 && b[4] == 0xc0);
+	CHECK(us_arch_can_patch_in(b, 5) && b[3] == 0x31 && b[4] == 0xc0);
 	/* Refused: two instructions, padding after a non-transfer, junk. */
 	static const uint8_t two[5] = { 0x90, 0x90, 0x90, 0x90, 0x90 };
 	static const uint8_t movpad[5] = { 0x89, 0xc0, 0xcc, 0xcc, 0xcc };
-	CHECK(!x86_can_emulate(two, 5));
-	CHECK(!x86_can_emulate(movpad, 5));
+	CHECK(!us_arch_can_patch_in(two, 5));
+	CHECK(!us_arch_can_patch_in(movpad, 5));
 	static const uint8_t retpad[5] = { 0xc3, 0xcc, 0xcc, 0xcc, 0xcc };
-	CHECK(x86_can_emulate(retpad, 5));
-	CHECK(!x86_can_emulate(b, 4));
+	CHECK(us_arch_can_patch_in(retpad, 5));
+	CHECK(!us_arch_can_patch_in(b, 4));
 }
 #endif
 
@@ -150,6 +153,6 @@ int main(void)
 	struct us_patch p = jmp_patch((uint8_t *)stub_jmp, 0, 1);
 	CHECK_EQ(us_engine_apply(&p, 1), -EPERM);
 	CHECK_EQ(stub_jmp(), 0);
-	return 0;
+	return T_EXIT_PASS;
 }
 #endif

@@ -59,10 +59,9 @@ bool us_arch_can_patch_in(const uint8_t *insn, unsigned len)
 }
 
 /* No trap is ever placed on AArch64. */
-bool us_arch_emulate(const uint8_t *insn, uintptr_t at, ucontext_t *uc,
-		     bool shadow_stack)
+bool us_arch_emulate(const uint8_t *insn US_U, uintptr_t at US_U,
+		     ucontext_t *uc US_U, bool shadow_stack US_U)
 {
-	(void)insn, (void)at, (void)uc, (void)shadow_stack;
 	return false;
 }
 
@@ -108,9 +107,8 @@ bool us_arch_in_reach(const void *from, const void *to)
 	return (d & 3) == 0 && d >= -BRANCH_RANGE && d < BRANCH_RANGE;
 }
 
-unsigned us_arch_site_len(const struct us_site *s)
+unsigned us_arch_site_len(const struct us_site *s US_U)
 {
-	(void)s;
 	return 4;
 }
 
@@ -120,17 +118,15 @@ void us_arch_encode_site(uint8_t *out, const struct us_site *s, const void *to)
 				   s->addr, to));
 }
 
-void us_arch_encode_site_nop(uint8_t *out, const struct us_site *s)
+void us_arch_encode_site_nop(uint8_t *out, const struct us_site *s US_U)
 {
-	(void)s;
 	store32(out, A64_NOP);
 }
 
 /* `mov x0, #0` would skip the call but not be one of the CMODX-safe
  * instructions: RET0 sites call the object's stub instead. */
-bool us_arch_encode_site_ret0(uint8_t *out, const struct us_site *s)
+bool us_arch_encode_site_ret0(uint8_t *out US_U, const struct us_site *s US_U)
 {
-	(void)out, (void)s;
 	return false;
 }
 
@@ -155,10 +151,9 @@ uint8_t us_arch_jump_guard(void)
 	return 0;
 }
 
-uint8_t us_arch_site_guard(const struct us_site *s, const uint8_t *old,
-			   const uint8_t *new)
+uint8_t us_arch_site_guard(const struct us_site *s US_U,
+			   const uint8_t *old US_U, const uint8_t *new US_U)
 {
-	(void)s, (void)old, (void)new;
 	return 0;
 }
 

@@ -103,7 +103,7 @@ static unsigned emulated_len(const uint8_t *insn)
 	return 0;
 }
 
-bool x86_can_emulate(const uint8_t *insn, unsigned len)
+bool us_arch_can_patch_in(const uint8_t *insn, unsigned len)
 {
 	unsigned n = len >= 1 ? emulated_len(insn) : 0;
 
@@ -173,7 +173,7 @@ static int32_t disp_at(const uint8_t *p)
 	return d;
 }
 
-bool x86_emulate(const uint8_t *insn, uintptr_t at, ucontext_t *uc,
+bool us_arch_emulate(const uint8_t *insn, uintptr_t at, ucontext_t *uc,
 		 bool shadow_stack)
 {
 	greg_t *g = uc->uc_mcontext.gregs;
@@ -218,7 +218,7 @@ bool x86_emulate(const uint8_t *insn, uintptr_t at, ucontext_t *uc,
 	return true;
 }
 
-void x86_serialize(void)
+void us_arch_serialize(void)
 {
 	unsigned a = 0, b, c = 0, d;
 
@@ -230,17 +230,6 @@ void x86_serialize(void)
 /* The portable layers' interface (src/arch.h)                         */
 /* ------------------------------------------------------------------ */
 
-bool us_arch_can_patch_in(const uint8_t *insn, unsigned len)
-{
-	return x86_can_emulate(insn, len);
-}
-
-bool us_arch_emulate(const uint8_t *insn, uintptr_t at, ucontext_t *uc,
-		     bool shadow_stack)
-{
-	return x86_emulate(insn, at, uc, shadow_stack);
-}
-
 uintptr_t us_arch_trap_pc(const ucontext_t *uc)
 {
 	return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
@@ -251,15 +240,9 @@ void us_arch_set_pc(ucontext_t *uc, uintptr_t pc)
 	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)pc;
 }
 
-void us_arch_serialize(void)
-{
-	x86_serialize();
-}
-
 /* x86 keeps instruction fetch coherent with stores (SDM 11.6). */
-void us_arch_flush_icache(void *start, size_t len)
+void us_arch_flush_icache(void *start US_U, size_t len US_U)
 {
-	(void)start, (void)len;
 }
 
 /* Trampoline: `cmp $imm,%eax` (indirect form) or `jmp rel32`, 5 bytes. */
@@ -307,15 +290,13 @@ void us_arch_encode_site(uint8_t *out, const struct us_site *s, const void *to)
 		x86_encode_jcc(out, at, s->cc, (uintptr_t)to);
 }
 
-void us_arch_encode_site_nop(uint8_t *out, const struct us_site *s)
+void us_arch_encode_site_nop(uint8_t *out, const struct us_site *s US_U)
 {
-	(void)s;
 	x86_encode_nop5(out);
 }
 
-bool us_arch_encode_site_ret0(uint8_t *out, const struct us_site *s)
+bool us_arch_encode_site_ret0(uint8_t *out, const struct us_site *s US_U)
 {
-	(void)s;
 	x86_encode_xor5(out);
 	return true;
 }

@@ -28,18 +28,10 @@ void x86_encode_xor5(uint8_t out[5]);	/* cs cs cs xor %eax,%eax */
 /* Target of a rel32 call/jmp/jcc at `at`, or 0 if it is none of them. */
 uintptr_t x86_branch_target(const uint8_t *at, int *len, bool *is_call);
 
-/* Whether the trap handler can emulate `insn` (len bytes, padding allowed). */
-bool x86_can_emulate(const uint8_t *insn, unsigned len);
-
-/*
- * Emulates insn as if it had executed at `at` in context uc. Returns false
- * when it must not (a CALL under an active shadow stack); the caller then
- * rewinds the thread to `at` so it re-executes once the patch is done.
- */
-bool x86_emulate(const uint8_t *insn, uintptr_t at, ucontext_t *uc,
-		 bool shadow_stack);
-
-/* A serializing instruction on this CPU (SDM 8.1.3: CPUID). */
-void x86_serialize(void);
+/* x86_64.c also implements src/arch.h: us_arch_can_patch_in() is "the
+ * trap handler can emulate it" (call/jmp rel32, jcc rel32, ret, NOP5, the
+ * 5-byte xor, cmp $imm32,%eax; padding after an unconditional transfer),
+ * us_arch_emulate() refuses a CALL under a shadow stack, and
+ * us_arch_serialize() is CPUID (SDM 8.1.3). */
 
 #endif
