@@ -121,12 +121,19 @@ static void queue_tramp(struct us_batch *b, const struct us_tramp *t,
 	}
 }
 
-/* Whether moving t's sites to func needs no int3 (e.g. to or from NOP5). */
+/*
+ * Whether t's sites may follow it to func without int3: only into NOP5
+ * (a NULL target), from their trampoline or NOP5. A site pointed straight
+ * at a function could only leave that state with an int3, so without
+ * traps no site is ever put there.
+ */
 static bool sites_trapfree(const struct us_tramp *t, void *func)
 {
 	void *to = next_state(t, func);
 	struct us_patch q;
 
+	if (to != (void *)ustatic_call_nop)
+		return false;
 	for (size_t i = 0; i < t->nsites; i++)
 		if (site_patch(t, &t->sites[i], t->sites_applied, to, &q) &&
 		    !q.trapfree_guard)
@@ -174,8 +181,8 @@ static void settle_change(void *state, int err)
 
 /*
  * Inline sites follow their trampolines when int3 may be used, or when
- * every site of the change moves without one (to or from NOP5); else they
- * stay on (or go back to) their trampolines, which switch trap-free.
+ * every site of the change becomes NOP5 without one; else they stay on (or
+ * go back to) their trampolines, which switch trap-free.
  * us_batch_may_trap() reads every thread's signal mask: asked only when
  * a site would move.
  */
