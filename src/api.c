@@ -33,6 +33,11 @@ int ustatic_call_update(struct static_call_key *key, void *func)
 	us_init();
 	if (!key)
 		return us_fail(-EINVAL, "static_call_update: NULL key");
+	if (func && !us_is_code(func)) {
+		us_log("static_call_update: target %p is not in executable "
+		       "memory", func);
+		return us_fail(-EINVAL, "static_call_update: bad target");
+	}
 	if (us_transaction_active())
 		return us_transaction_add_call(key, func);
 	err = lock_registry("static_call_update");

@@ -5,8 +5,12 @@
  * sites.c); we turn them into trampolines and jump entries.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "registry.h"
 
@@ -139,4 +143,61 @@ void us_registry_remove(const struct ustatic_object_tables *t)
 		US_COUNT(objects, -1UL);
 		us_registry_discard(o);
 	}
+}
+
+/* ---- is it code? ---- */
+
+static int in_exec_segment(struct dl_phdr_info *info, size_t size US_UNUSED,
+			   void *arg)
+{
+	uintptr_t at = *(uintptr_t *)arg;
+
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) &&
+		    at >= s && at < s + ph->p_memsz)
+			return 1;
+	}
+	return 0;
+}
+
+/* The maps line holding `at` says x; false if /proc cannot tell us. */
+static bool in_exec_mapping(uintptr_t at)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	bool x = false;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+		char perm[5];
+
+		if (sscanf(line, "%lx-%lx %4s", &s, &e, perm) == 3 &&
+		    at >= s && at < e) {
+			x = perm[2] == 'x';
+			break;
+		}
+		if (!strchr(line, '\n'))	/* a long path: skip its rest */
+			while (fgets(line, sizeof(line), f) && !strchr(line, '\n'))
+				;
+	}
+	fclose(f);
+	return x;
+}
+
+/*
+ * Whether `at` is in executable memory: an executable segment of a loaded
+ * object (one walk of the program headers, no system call), or else, for
+ * code made at run time, an executable mapping per /proc/self/maps. What
+ * cannot be read counts as not code.
+ */
+bool us_is_code(const void *at)
+{
+	uintptr_t a = (uintptr_t)at;
+
+	return dl_iterate_phdr(in_exec_segment, &a) || in_exec_mapping(a);
 }

@@ -29,6 +29,9 @@ void us_registry_discard(struct us_object *o);
 /* Unlinks and frees the object registered for these tables, if any. */
 void us_registry_remove(const struct ustatic_object_tables *t);
 
+/* Whether `at` lies in executable memory (a static-call target). */
+bool us_is_code(const void *at);
+
 /* The trampoline of o at addr, or NULL. */
 struct us_tramp *us_object_tramp_at(struct us_object *o, uint8_t *addr);
 

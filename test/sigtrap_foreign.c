@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SIGTRAPs that are not ours behave as without ustatic:
+ *  1. SIGTRAP ignored when the program starts (a shell's `trap '' TRAP`
+ *     before exec): kill(getpid(), SIGTRAP) is ignored, also after the
+ *     library installed its handler and patched code (before: the process
+ *     died);
+ *  2. an int3 right before a patched call site (as __builtin_debugtrap()
+ *     leaves it) takes the default action, once: the process dies of
+ *     SIGTRAP (before: once the site had been patched, the trap was taken
+ *     for a rewound PC and swallowed).
+ * Each case runs in a child. Black box, x86-64 for case 2.
+ */
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <ustatic.h>
+
+#include "test.h"
+
+static int f0(void) { return 0; }
+static int f1(void) { return 1; }
+
+DEFINE_STATIC_CALL(sc, f0);
+
+static __attribute__((noinline)) int call_sc(void)
+{
+	int r = static_call(sc)();
+
+	__asm__ __volatile__("" : "+r"(r));
+	return r;
+}
+
+#if defined(USTATIC_ARCH_X86_64)
+static __attribute__((noinline)) void trap_then_call(void)
+{
+	__asm__ __volatile__("int3");
+	static_call(sc)();
+}
+#endif
+
+static int ignored_case(void)
+{
+	CHECK_EQ(static_call_update(sc, f1), 0);
+	CHECK_EQ(call_sc(), 1);
+	CHECK_EQ(kill(getpid(), SIGTRAP), 0);
+	CHECK_EQ(static_call_update(sc, f0), 0);
+	CHECK_EQ(kill(getpid(), SIGTRAP), 0);
+	CHECK_EQ(call_sc(), 0);
+	return 0;
+}
+
+static int status_of(const char *mode, char **argv)
+{
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		if (!strcmp(mode, "ignored"))
+			signal(SIGTRAP, SIG_IGN);	/* kept across exec */
+		execl("/proc/self/exe", argv[0], mode, (char *)NULL);
+		_exit(127);
+	}
+	CHECK_EQ(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+int main(int argc, char **argv)
+{
+	int st;
+
+	if (argc > 1 && !strcmp(argv[1], "ignored"))
+		return ignored_case();
+#if defined(USTATIC_ARCH_X86_64)
+	if (argc > 1 && !strcmp(argv[1], "adjacent")) {
+		CHECK_EQ(static_call_update(sc, f1), 0);
+		trap_then_call();		/* must not come back */
+		return 3;
+	}
+#endif
+	st = status_of("ignored", argv);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+		SKIP("cannot re-execute (qemu-user without binfmt?)");
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+#if defined(USTATIC_ARCH_X86_64)
+	st = status_of("adjacent", argv);
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGTRAP);
+#endif
+	return 0;
+}
