@@ -33,18 +33,19 @@ int ustatic_call_update(struct static_call_key *key, void *func)
 	us_init();
 	if (!key)
 		return us_fail(-EINVAL, "static_call_update: NULL key");
-	if (func && !us_is_code(func)) {
-		us_log("static_call_update: target %p is not in executable "
-		       "memory", func);
-		return us_fail(-EINVAL, "static_call_update: bad target");
-	}
-	if (us_transaction_active())
-		return us_transaction_add_call(key, func);
 	err = lock_registry("static_call_update");
 	if (err)
 		return err;
-	us_static_call_queue(&b, &c);
-	err = us_batch_finish(&b);
+	if (func && !us_is_code(func)) {
+		us_log("static_call_update: target %p is not in executable "
+		       "memory", func);
+		err = us_fail(-EINVAL, "static_call_update: bad target");
+	} else if (us_transaction_active()) {
+		err = us_transaction_add_call(key, func);
+	} else {
+		us_static_call_queue(&b, &c);
+		err = us_batch_finish(&b);
+	}
 	us_unlock(&us_registry_lock);
 	return err;
 }

@@ -37,6 +37,7 @@ struct us_jump {
 
 struct us_object {
 	const void *id;
+	uintptr_t text_start, text_end;	/* its executable segment */
 	uint8_t *ret_stub, *ret0_stub;
 	struct us_tramp *tramps;	/* sorted by address */
 	size_t ntramps;

@@ -31,6 +31,26 @@ static void *rel(const int32_t *field)
 	return (uint8_t *)field + *field;
 }
 
+/* The executable segment holding o's id (its ret stub). */
+static int find_text(struct dl_phdr_info *info, size_t size US_UNUSED,
+		     void *arg)
+{
+	struct us_object *o = arg;
+
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) &&
+		    (uintptr_t)o->id >= s && (uintptr_t)o->id < s + ph->p_memsz) {
+			o->text_start = s;
+			o->text_end = s + ph->p_memsz;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static int cmp_tramp(const void *a, const void *b)
 {
 	const struct us_tramp *x = a, *y = b;
@@ -114,6 +134,7 @@ struct us_object *us_registry_read(const struct ustatic_object_tables *t,
 	o->id = t->id;
 	o->ret_stub = (uint8_t *)t->ret_stub;
 	o->ret0_stub = (uint8_t *)t->ret0_stub;
+	dl_iterate_phdr(find_text, o);
 	if (read_tramps(o, t) || read_jumps(o, t)) {
 		us_registry_discard(o);
 		*err = -ENOMEM;
@@ -147,22 +168,6 @@ void us_registry_remove(const struct ustatic_object_tables *t)
 
 /* ---- is it code? ---- */
 
-static int in_exec_segment(struct dl_phdr_info *info, size_t size US_UNUSED,
-			   void *arg)
-{
-	uintptr_t at = *(uintptr_t *)arg;
-
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uintptr_t s = info->dlpi_addr + ph->p_vaddr;
-
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) &&
-		    at >= s && at < s + ph->p_memsz)
-			return 1;
-	}
-	return 0;
-}
-
 /* The maps line holding `at` says x; false if /proc cannot tell us. */
 static bool in_exec_mapping(uintptr_t at)
 {
@@ -190,14 +195,18 @@ static bool in_exec_mapping(uintptr_t at)
 }
 
 /*
- * Whether `at` is in executable memory: an executable segment of a loaded
- * object (one walk of the program headers, no system call), or else, for
- * code made at run time, an executable mapping per /proc/self/maps. What
- * cannot be read counts as not code.
+ * Whether `at` is in executable memory: the text of a registered object
+ * (no system call, no loader lock), or else an executable mapping per
+ * /proc/self/maps (other libraries, code made at run time). What cannot
+ * be read counts as not code.
  */
 bool us_is_code(const void *at)
 {
 	uintptr_t a = (uintptr_t)at;
 
-	return dl_iterate_phdr(in_exec_segment, &a) || in_exec_mapping(a);
+	us_assert_held(&us_registry_lock);
+	us_for_each_object(o)
+		if (a >= o->text_start && a < o->text_end)
+			return true;
+	return in_exec_mapping(a);
 }

@@ -5,7 +5,6 @@
  * scan for a call opcode could land inside another instruction.
  */
 #include <errno.h>
-#include <link.h>
 #include <stdlib.h>
 
 #include "debug.h"
@@ -26,30 +25,6 @@ struct site_entry {
 static void *rel(const int32_t *field)
 {
 	return (uint8_t *)field + *field;
-}
-
-/* The executable segment holding `at`: where decoding must stop. */
-struct segment_query {
-	uintptr_t at, start, end;
-};
-
-static int find_segment(struct dl_phdr_info *info, size_t size US_UNUSED,
-			void *arg)
-{
-	struct segment_query *q = arg;
-
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uintptr_t s = info->dlpi_addr + ph->p_vaddr;
-
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) &&
-		    q->at >= s && q->at < s + ph->p_memsz) {
-			q->start = s;
-			q->end = s + ph->p_memsz;
-			return 1;
-		}
-	}
-	return 0;
 }
 
 /* A site found while decoding, with the trampoline it calls. */
@@ -78,14 +53,14 @@ static int push_site(struct found_sites *f, const struct us_site *s, uint8_t *tr
  * instructions, and never past `stop` (the next marker for the same
  * trampoline, which takes over from there). Returns how many it found.
  */
-static long scan_marker(uint8_t *p, uint8_t *stop, const struct segment_query *seg,
+static long scan_marker(uint8_t *p, uint8_t *stop, const struct us_object *o,
 			uint8_t *tramp, struct found_sites *f)
 {
 	uint8_t *end = p + MARKER_WINDOW_BYTES;
 	long found = 0;
 
-	if ((uintptr_t)end > seg->end)
-		end = (uint8_t *)seg->end;
+	if ((uintptr_t)end > o->text_end)
+		end = (uint8_t *)o->text_end;
 	if (stop && stop < end)
 		end = stop;
 	for (int i = 0; i < MARKER_WINDOW_INSNS && p < end; i++) {
@@ -127,8 +102,7 @@ static int cmp_marker(const void *a, const void *b)
  * compiler may merge two markers into one).
  */
 static long read_markers(struct us_object *o, const struct site_entry *b,
-			 const struct site_entry *e, const struct segment_query *seg,
-			 struct marker **out)
+			 const struct site_entry *e, struct marker **out)
 {
 	struct marker *m = malloc(((size_t)(e - b) + 1) * sizeof(*m));
 	size_t n = 0, k = 0;
@@ -138,8 +112,8 @@ static long read_markers(struct us_object *o, const struct site_entry *b,
 	for (; b < e; b++) {
 		uint8_t *at = rel(&b->marker), *tr = rel(&b->tramp);
 
-		if (!us_object_tramp_at(o, tr) || (uintptr_t)at < seg->start ||
-		    (uintptr_t)at >= seg->end) {
+		if (!us_object_tramp_at(o, tr) || (uintptr_t)at < o->text_start ||
+		    (uintptr_t)at >= o->text_end) {
 			US_COUNT(call_markers, 1);
 			continue;
 		}
@@ -181,7 +155,6 @@ int us_sites_discover(struct us_object *o, const void *sites_start,
 		      const void *sites_stop)
 {
 	const struct site_entry *b = sites_start, *e = sites_stop;
-	struct segment_query seg = { .at = (uintptr_t)o->id };
 	struct found_sites f = { 0 };
 	struct marker *m;
 	long n;
@@ -189,8 +162,7 @@ int us_sites_discover(struct us_object *o, const void *sites_start,
 
 	if (!US_ARCH_PATCHES_CODE || !b || b == e)
 		return 0;
-	dl_iterate_phdr(find_segment, &seg);
-	n = read_markers(o, b, e, &seg, &m);
+	n = read_markers(o, b, e, &m);
 	if (n < 0)
 		return (int)n;
 	/* Every stretch of code is decoded once per trampoline: from each
@@ -198,7 +170,7 @@ int us_sites_discover(struct us_object *o, const void *sites_start,
 	for (long i = 0; i < n && !err; i++) {
 		uint8_t *stop = i + 1 < n && m[i + 1].tramp == m[i].tramp ?
 				m[i + 1].at : NULL;
-		long got = scan_marker(m[i].at, stop, &seg, m[i].tramp, &f);
+		long got = scan_marker(m[i].at, stop, o, m[i].tramp, &f);
 
 		if (got < 0)
 			err = -ENOMEM;
