@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # ustatic: static calls and static keys for multithreaded Linux programs.
 # `make` builds build/libustatic.{so,a}; `make check` runs every test;
 # `make run` runs the showcase; `make bench` runs the benchmarks.
@@ -14,6 +15,9 @@ WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
 BASE     := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc
 LIBFLAGS  = $(BASE) -fPIC -fvisibility=hidden
+# Each compile also lists the headers it read (-MMD), with an empty rule
+# for each (-MP) so that a header removed later does not stop the build.
+DEPFLAGS := -MMD -MP
 LDLIBS   := -lpthread -ldl
 
 # The code patcher for this architecture; GENERIC=1 (or an architecture
@@ -31,13 +35,24 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
 
 TEST_SRC := $(wildcard test/*.c)
 TESTS    := $(TEST_SRC:test/%.c=$(B)/test/%)
+TEST_OBJ := $(TEST_SRC:test/%.c=$(B)/obj/test/%.o)
 TEST_LIBS := $(patsubst test/lib/%.c,$(B)/test/lib%.so,$(wildcard test/lib/*.c))
 
 all: $(B)/libustatic.so $(B)/libustatic.a $(B)/ustatic.pc
 
-$(B)/obj/%.o: %.c $(wildcard include/*.h src/*.h src/arch/*.h)
+# $(B)/NAME.stamp holds a value and is rewritten only when it changes, so
+# that what depends on it is rebuilt then, and only then: the objects on
+# the compiler and its flags.
+# Written as the Makefile is read, so that make -n and -q tell the truth.
+stamp = $(shell mkdir -p $(B) && echo '$(subst ','\'',$2)' | \
+	cmp -s - $(B)/$1.stamp || echo '$(subst ','\'',$2)' > $(B)/$1.stamp)
+ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),all)),)
+$(call stamp,flags,$(CC) $(CFLAGS) $(BASE))
+endif
+
+$(LIB_OBJ): $(B)/obj/%.o: %.c $(B)/flags.stamp
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LIBFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(LIBFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(B)/libustatic.so: $(LIB_OBJ) src/libustatic.map
 	$(CC) $(CFLAGS) -shared -Wl,--version-script=src/libustatic.map \
@@ -53,17 +68,22 @@ $(B)/ustatic.pc: ustatic.pc.in FORCE
 	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 FORCE:
 
+$(TEST_OBJ): $(B)/obj/test/%.o: test/%.c $(B)/flags.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS_$*) $(BASE) $(DEPFLAGS) -c $< -o $@
+
 # Tests link the static archive: they may call the library's internal
 # (hidden) layers directly. Multi-object tests add their own .so files.
-$(B)/test/%: test/%.c test/test.h include/ustatic.h $(B)/libustatic.a $(TEST_LIBS)
+$(TESTS): $(B)/test/%: $(B)/obj/test/%.o $(B)/libustatic.a $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TEST_CFLAGS_$*) $(BASE) -rdynamic $< -o $@ $(or $(TEST_LIB_$*),$(B)/libustatic.a) \
-		-L$(B)/test -Wl,-rpath,'$$ORIGIN' $(TEST_LDFLAGS_$*) $(LDLIBS)
+	$(CC) $(CFLAGS) -rdynamic $< -o $@ \
+		$(or $(TEST_LIB_$*),$(B)/libustatic.a) -L$(B)/test \
+		-Wl,-rpath,'$$ORIGIN' $(TEST_LDFLAGS_$*) $(LDLIBS)
 
-$(B)/test/lib%.so: test/lib/%.c include/ustatic.h $(B)/libustatic.so
+$(TEST_LIBS): $(B)/test/lib%.so: test/lib/%.c $(B)/libustatic.so $(B)/flags.stamp
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE) -fPIC -shared $< -o $@ -L$(B) -lustatic \
-		-Wl,-rpath,'$$ORIGIN/..'
+	$(CC) $(CFLAGS) $(BASE) $(DEPFLAGS) -MF $(@:.so=.d) -MT $@ -fPIC -shared $< \
+		-o $@ -L$(B) -lustatic -Wl,-rpath,'$$ORIGIN/..'
 
 # One copy of the library per process: tests with shared objects use the .so.
 TEST_LIB_multi_object := -L$(B) -lustatic -Wl,-rpath,'$$ORIGIN/..'
@@ -74,6 +94,8 @@ TEST_LIB_registry_limits := $(TEST_LIB_multi_object)
 # 20,000 sites in one file: -O1 without debug info keeps its build short.
 TEST_CFLAGS_registry_limits := -O1 -g0
 TEST_LDFLAGS_registry_limits := -lmo_key
+
+-include $(wildcard $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TEST_LIBS:.so=.d))
 
 tests: $(TESTS)
 
