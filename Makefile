@@ -56,12 +56,13 @@ all: $(B)/libustatic.so $(B)/libustatic.a $(B)/ustatic.pc
 
 # $(B)/NAME.stamp holds a value and is rewritten only when it changes, so
 # that what depends on it is rebuilt then, and only then: the objects on
-# the compiler and its flags.
+# the compiler and its flags, ustatic.pc on where it says things are.
 # Written as the Makefile is read, so that make -n and -q tell the truth.
 stamp = $(shell mkdir -p $(B) && echo '$(subst ','\'',$2)' | \
 	cmp -s - $(B)/$1.stamp || echo '$(subst ','\'',$2)' > $(B)/$1.stamp)
 ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),all)),)
 $(call stamp,flags,$(CC) $(CFLAGS) $(BASE) $(SOFLAGS))
+$(call stamp,pc,$(PREFIX) $(LIBDIR) $(INCDIR) $(VERSION))
 endif
 
 $(LIB_OBJ): $(B)/obj/%.o: %.c $(B)/flags.stamp
@@ -76,11 +77,9 @@ $(B)/libustatic.so: $(LIB_OBJ) src/libustatic.map
 $(B)/libustatic.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-# Regenerated every time: PREFIX may differ between `make` and `make install`.
-$(B)/ustatic.pc: ustatic.pc.in FORCE
+$(B)/ustatic.pc: ustatic.pc.in $(B)/pc.stamp
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
-FORCE:
 
 $(TEST_OBJ): $(B)/obj/test/%.o: test/%.c $(B)/flags.stamp
 	@mkdir -p $(dir $@)
@@ -128,6 +127,9 @@ run: all
 bench: all
 	$(MAKE) -C bench run
 
+MAN3 := $(notdir $(wildcard man/*.3))
+MAN7 := $(notdir $(wildcard man/*.7))
+
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
 		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
@@ -137,11 +139,31 @@ install: all
 	ln -sf libustatic.so.0 $(DESTDIR)$(LIBDIR)/libustatic.so
 	install -m 644 $(B)/libustatic.a $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(B)/ustatic.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
-	install -m 644 man/*.3 $(DESTDIR)$(MANDIR)/man3/
-	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7/
+	install -m 644 $(MAN3:%=man/%) $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 $(MAN7:%=man/%) $(DESTDIR)$(MANDIR)/man7/
+ifneq ($(filter /lib% /usr/lib% /usr/local/lib%,$(LIBDIR)),)
+	@echo "$(LIBDIR) is a system library directory: run ldconfig (as root)" \
+	      "so that the dynamic linker finds libustatic.so.0 there."
+endif
+
+# What install put there. A live system keeps its directories; in a
+# staging tree (DESTDIR) they go too, as far as they are empty.
+uninstall:
+	rm -f $(DESTDIR)$(INCDIR)/ustatic.h \
+	      $(DESTDIR)$(LIBDIR)/libustatic.so.$(VERSION) \
+	      $(DESTDIR)$(LIBDIR)/libustatic.so.0 \
+	      $(DESTDIR)$(LIBDIR)/libustatic.so \
+	      $(DESTDIR)$(LIBDIR)/libustatic.a \
+	      $(DESTDIR)$(LIBDIR)/pkgconfig/ustatic.pc \
+	      $(MAN3:%=$(DESTDIR)$(MANDIR)/man3/%) \
+	      $(MAN7:%=$(DESTDIR)$(MANDIR)/man7/%)
+ifneq ($(DESTDIR),)
+	cd $(DESTDIR) && rmdir -p --ignore-fail-on-non-empty .$(LIBDIR)/pkgconfig \
+		.$(INCDIR) .$(MANDIR)/man3 .$(MANDIR)/man7 2>/dev/null || :
+endif
 
 clean:
 	rm -rf $(B)
 
-.PHONY: all tests check check-native run bench install clean FORCE
+.PHONY: all tests check check-native run bench install uninstall clean
 .SECONDARY:
