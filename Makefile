@@ -47,9 +47,11 @@ endif
 LIB_SRC  := $(wildcard src/*.c) $(ARCH_SRC)
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
 
-TEST_SRC := $(wildcard test/*.c)
+# Every test/*.c is a test, but for the helpers linked into each of them.
+TEST_SRC := $(filter-out test/helpers.c,$(wildcard test/*.c))
 TESTS    := $(TEST_SRC:test/%.c=$(B)/test/%)
 TEST_OBJ := $(TEST_SRC:test/%.c=$(B)/obj/test/%.o)
+HELPERS  := $(B)/obj/test/helpers.o
 TEST_LIBS := $(patsubst test/lib/%.c,$(B)/test/lib%.so,$(wildcard test/lib/*.c))
 
 all: $(B)/libustatic.so $(B)/libustatic.a $(B)/ustatic.pc
@@ -81,15 +83,15 @@ $(B)/ustatic.pc: ustatic.pc.in $(B)/pc.stamp
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
-$(TEST_OBJ): $(B)/obj/test/%.o: test/%.c $(B)/flags.stamp
+$(TEST_OBJ) $(HELPERS): $(B)/obj/test/%.o: test/%.c $(B)/flags.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS_$*) $(BASE) $(DEPFLAGS) -c $< -o $@
 
 # Tests link the static archive: they may call the library's internal
 # (hidden) layers directly. Multi-object tests add their own .so files.
-$(TESTS): $(B)/test/%: $(B)/obj/test/%.o $(B)/libustatic.a $(TEST_LIBS)
+$(TESTS): $(B)/test/%: $(B)/obj/test/%.o $(HELPERS) $(B)/libustatic.a $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -rdynamic $< -o $@ \
+	$(CC) $(CFLAGS) -rdynamic $< $(HELPERS) -o $@ \
 		$(or $(TEST_LIB_$*),$(B)/libustatic.a) -L$(B)/test \
 		-Wl,-rpath,'$$ORIGIN' $(TEST_LDFLAGS_$*) $(LDLIBS)
 
@@ -108,7 +110,8 @@ TEST_LIB_registry_limits := $(TEST_LIB_multi_object)
 TEST_CFLAGS_registry_limits := -O1 -g0
 TEST_LDFLAGS_registry_limits := -lmo_key
 
--include $(wildcard $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TEST_LIBS:.so=.d))
+-include $(wildcard $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(HELPERS:.o=.d) \
+	$(TEST_LIBS:.so=.d))
 
 tests: $(TESTS)
 

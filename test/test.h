@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Minimal helpers shared by the tests. Each test is its own executable:
- * exit 0 passes, 77 skips, anything else (including a crash) fails.
+ * The harness every test includes: checks, skips, exit statuses, scaling,
+ * its own path. Each test is its own executable: T_EXIT_PASS (0) passes,
+ * T_EXIT_SKIP (77) skips, anything else (a crash included) fails.
+ * Fixtures are in helpers.h.
  */
 #ifndef USTATIC_TEST_H
 #define USTATIC_TEST_H
@@ -14,13 +16,15 @@
 #include <stdbool.h>
 #include <unistd.h>
 
-#define T_SKIP 77
+#define T_EXIT_PASS	0
+#define T_EXIT_FAIL	1
+#define T_EXIT_SKIP	77
 
 #define CHECK(cond) do {						\
 	if (!(cond)) {							\
 		fprintf(stderr, "%s:%d: CHECK failed: %s\n",		\
 			__FILE__, __LINE__, #cond);			\
-		exit(1);						\
+		exit(T_EXIT_FAIL);					\
 	}								\
 } while (0)
 
@@ -29,14 +33,14 @@
 	if (__a != __b) {						\
 		fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", \
 			__FILE__, __LINE__, #a, #b, __a, __b);		\
-		exit(1);						\
+		exit(T_EXIT_FAIL);					\
 	}								\
 } while (0)
 
 #define SKIP(...) do {							\
 	fprintf(stderr, "skip: " __VA_ARGS__);				\
 	fprintf(stderr, "\n");						\
-	exit(T_SKIP);							\
+	exit(T_EXIT_SKIP);						\
 } while (0)
 
 /* Long stress loops shrink under slow tools (valgrind, qemu, sanitizers). */
