@@ -4,7 +4,9 @@
  * membarrier registration costs ~14 us then and ~18 ms once a second thread
  * exists. Objects whose constructors run before ours call us_init() first.
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -49,11 +51,49 @@ static void after_fork_child(void)
 	after_fork_parent();
 }
 
+/*
+ * The library stays loaded once it started: its SIGTRAP handler, its
+ * atfork handlers and its transactions' thread-specific destructor point
+ * into it, and a dlclose that unmapped it (a plugin that linked
+ * libustatic.so, or the static archive, into a host that does not use
+ * ustatic) would leave them pointing at nothing. So the object holding
+ * this code is made RTLD_NODELETE, as `-z nodelete` would at link time,
+ * which a static copy inside a plugin cannot get otherwise.
+ */
+static int in_main_program(struct dl_phdr_info *info, size_t size US_UNUSED,
+			   void *arg)
+{
+	uintptr_t at = (uintptr_t)arg;
+
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type == PT_LOAD && at >= s && at < s + ph->p_memsz)
+			return 1;
+	}
+	return -1;		/* the main program comes first: stop there */
+}
+
+static void stay_resident(void)
+{
+	Dl_info info;
+
+	/* The executable itself is never unloaded. */
+	if (dl_iterate_phdr(in_main_program, (void *)stay_resident) == 1)
+		return;
+	if (!dladdr((void *)stay_resident, &info) || !info.dli_fname ||
+	    !dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE))
+		us_log("init: cannot pin the library in memory: unloading the "
+		       "object that holds it would break signal handling");
+}
+
 static void init_once(void)
 {
 	const char *d = getenv("USTATIC_DEBUG");
 
 	us_debug = d && atoi(d) > 0;
+	stay_resident();
 	us_writer_init();
 	us_sync_init();
 	us_trap_init();
