@@ -132,7 +132,9 @@ void ustatic_object_register(const struct ustatic_object_tables *t)
 	if (lock_registry("object registration"))
 		return;
 	o = us_registry_read(t, &err);
-	if (o && (err = us_sites_discover(o, t->sites_start, t->sites_stop))) {
+	if (o)
+		err = us_sites_discover(o, t->sites_start, t->sites_stop);
+	if (o && err) {
 		us_registry_discard(o);
 		o = NULL;
 	}

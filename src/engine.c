@@ -118,9 +118,11 @@ static void restore_first_bytes(struct us_patch *v, size_t n)
  * instruction, so later rounds are retried and the batch completed rather
  * than unwound (unwinding would need the very syncs that failed).
  */
+#define SYNC_TRIES 3	/* a signal round that timed out may pass the next time */
+
 static void sync_forward(const char *when)
 {
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < SYNC_TRIES; i++)
 		if (!us_sync_cores())
 			return;
 	us_log("engine: sync after %s failed; batch completed anyway", when);

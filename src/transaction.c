@@ -53,7 +53,10 @@ static struct txn *current(bool create)
 
 	pthread_once(&txn_once, make_key);
 	t = pthread_getspecific(txn_key);
-	if (!t && create && (t = calloc(1, sizeof(*t))))
+	if (t || !create)
+		return t;
+	t = calloc(1, sizeof(*t));
+	if (t)
 		pthread_setspecific(txn_key, t);
 	return t;
 }

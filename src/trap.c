@@ -328,7 +328,8 @@ bool us_trap_usable(void)
 		us_log("trap: our SIGTRAP handler was replaced");
 		return false;
 	}
-	if ((sig = us_sigtrap_masked_by_handler())) {
+	sig = us_sigtrap_masked_by_handler();
+	if (sig) {
 		us_log("trap: the handler of signal %d blocks SIGTRAP while it runs", sig);
 		return false;
 	}
