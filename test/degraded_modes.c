@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Degraded modes keep every promise they can:
  *  - no way to write code (USTATIC_WRITE=none): static calls keep updating
@@ -17,7 +18,7 @@
 #include <unistd.h>
 
 #include "lib/mo.h"
-#include "arch.h"
+#include "helpers.h"
 #include "test.h"
 
 static int exe_target(int x) { return x + 7; }
@@ -37,7 +38,7 @@ static int no_writer(void)
 	CHECK_EQ(static_call_update(mo_call, mo_base), 0);
 	CHECK_EQ(ustatic_batch_commit(), 0);
 	CHECK_EQ(call_from_exe(1), 10);
-	if (US_ARCH_PATCHES_CODE) {
+	if (T_PATCHES_CODE) {
 		CHECK_EQ(static_branch_enable(&mo_key), -EPERM);
 		CHECK_EQ(mo_branch_from_lib(), 0);
 		CHECK_EQ(ustatic_batch_begin(), 0);
@@ -79,41 +80,33 @@ static int trap_free(const char *plugin)
 	printf("trap-free: %lu batches, %lu trap-free, %lu traps\n",
 	       st.batches, st.trap_free_batches, st.traps);
 	CHECK_EQ(st.traps, 0);
-	if (US_ARCH_USES_GUARDS)
+	if (T_USES_GUARDS)
 		CHECK(st.trap_free_batches > 0 && st.trap_free_batches == st.batches);
 	return 0;
 }
 
-static void run_child(char *self, const char *mode, const char *env)
+static void run_child(const char *mode, const char *env)
 {
-	pid_t pid = fork();
-	int status;
+	int status = t_run_self(env, mode, NULL);
 
-	if (pid == 0) {
-		putenv((char *)env);
-		execl(self, self, mode, (char *)NULL);
-		_exit(127);
-	}
-	waitpid(pid, &status, 0);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
 		SKIP("cannot re-execute myself here (qemu-user without binfmt)");
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 		fprintf(stderr, "%s: child failed (status 0x%x)\n", mode, status);
-		exit(1);
+		exit(T_EXIT_FAIL);
 	}
 }
 
 int main(int argc, char **argv)
 {
-	char self[PATH_MAX], plugin[PATH_MAX];
+	char plugin[PATH_MAX];
 
-	test_self_path(self, sizeof(self));
 	test_beside_self(plugin, sizeof(plugin), "libmo_plugin.so");
 	if (argc > 1 && !strcmp(argv[1], "no-writer"))
 		return no_writer();
 	if (argc > 1 && !strcmp(argv[1], "trap-free"))
 		return trap_free(plugin);
-	run_child(self, "no-writer", "USTATIC_WRITE=none");
-	run_child(self, "trap-free", "USTATIC_TRAPFREE=1");
-	return 0;
+	run_child("no-writer", "USTATIC_WRITE=none");
+	run_child("trap-free", "USTATIC_TRAPFREE=1");
+	return T_EXIT_PASS;
 }

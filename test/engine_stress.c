@@ -1,15 +1,19 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Concurrent stress of the engine: worker threads call a trampoline-like
  * `jmp rel32` stub and a `call rel32` site while the main thread retargets
  * both in batches, under each writer x sync method (one child process each).
  * Every result is checked against the targets valid during the call:
  * those committed before it started up to those pending when it ended.
+ *
+ * White-box: drives the engine (src/engine.h) on hand-made code
+ * (test/stubs.h) and forces each writer and sync method (src/writer.h,
+ * src/sync.h), which the public API chooses by itself.
  */
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <ustatic.h>
 
@@ -17,6 +21,7 @@
 #include "sync.h"
 #include "writer.h"
 #include "stubs.h"
+#include "helpers.h"
 #include "test.h"
 
 #if !HAVE_STUBS
@@ -50,26 +55,18 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static double now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 static int run(int wm, int sm, long max_batches, double max_secs)
 {
 	pthread_t th[WORKERS];
 	struct us_patch p[2];
 	unsigned long s = 0;
-	double t0 = now();
+	double t0 = t_now();
 
 	CHECK_EQ(us_writer_force(wm), 0);
 	CHECK_EQ(us_sync_force(sm), 0);
 	for (int i = 0; i < WORKERS; i++)
 		pthread_create(&th[i], NULL, worker, NULL);
-	while ((long)s < max_batches && now() - t0 < max_secs) {
+	while ((long)s < max_batches && t_now() - t0 < max_secs) {
 		int from = s % 4, to = (s + 1) % 4;
 
 		p[0] = (struct us_patch){ .addr = (uint8_t *)stub_jmp, .len = STUB_LEN };
@@ -89,11 +86,19 @@ static int run(int wm, int sm, long max_batches, double max_secs)
 	ustatic_get_stats(&st);
 	printf("writer %d sync %d: %lu batches (%lu retargets) in %.1fs, "
 	       "%lu calls checked, %lu wrong, %lu traps emulated, %lu late\n",
-	       wm, sm, s, 2 * s, now() - t0, calls, wrong, st.traps,
+	       wm, sm, s, 2 * s, t_now() - t0, calls, wrong, st.traps,
 	       st.late_traps);
 	CHECK_EQ(wrong, 0);
 	CHECK(calls > 0);
 	return 0;
+}
+
+/* One child process per configuration: { writer, sync method }. */
+static int run_config(void *cfg)
+{
+	const int *c = cfg;
+
+	return run(c[0], c[1], test_scale(200000), 4.0);
 }
 
 int main(void)
@@ -104,23 +109,18 @@ int main(void)
 		{ USTATIC_WRITE_MPROTECT, USTATIC_SYNC_SIGNAL },
 		{ USTATIC_WRITE_PROCMEM, USTATIC_SYNC_SIGNAL },
 	};
-	int failed = 0;
+	int ret = T_EXIT_PASS;
 
 	for (int i = 0; i < 4; i++) {
 		if (cfg[i][0] == USTATIC_WRITE_PROCMEM && !test_procmem_ok())
 			continue;
-		pid_t pid = fork();
-		int status;
+		int status = t_fork_run(run_config, (void *)cfg[i]);
 
-		if (pid == 0)
-			exit(run(cfg[i][0], cfg[i][1], test_scale(200000), 4.0));
-		fflush(stdout);
-		waitpid(pid, &status, 0);
 		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 			fprintf(stderr, "config %d failed (status 0x%x)\n", i, status);
-			failed = 1;
+			ret = T_EXIT_FAIL;
 		}
 	}
-	return failed;
+	return ret;
 }
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A signal handler installed with a full sa_mask blocks SIGTRAP while it
  * runs: if it calls a static call while an int3 guards the site, the kernel
@@ -15,14 +16,12 @@
 #include <unistd.h>
 #include <ustatic.h>
 
-#include "arch.h"
+#include "helpers.h"
 #include "test.h"
 
-static int fa(int x) { return x + 1; }
-static int fb(int x) { return x + 2; }
-DEFINE_STATIC_CALL(sc_mask, fa);
+DEFINE_STATIC_CALL(sc_mask, t_fa);
 
-static __attribute__((noinline)) int site(int x) { return static_call(sc_mask)(x); }
+T_CALLER(site, sc_mask)
 
 static volatile int stop, paused;
 static int inside;		/* handler invocations running now */
@@ -67,18 +66,19 @@ static void *pester(void *arg)
 	return NULL;
 }
 
-static int child(void)
+static int child(void *arg)
 {
 	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
 	pthread_t w, p;
 	struct ustatic_stats st;
 
+	(void)arg;
 	sigfillset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
 	pthread_create(&w, NULL, worker, NULL);
 	pthread_create(&p, NULL, pester, NULL);
 	for (long i = 0; i < test_scale(3000); i++) {
-		int (*want)(int) = i & 1 ? fa : fb, (*was)(int) = static_call_query(sc_mask);
+		int (*want)(int) = i & 1 ? t_fa : t_fb, (*was)(int) = static_call_query(sc_mask);
 		int err = static_call_update(sc_mask, want);
 
 		CHECK(err == 0 || err == -EDEADLK);
@@ -100,7 +100,7 @@ static int child(void)
 		sched_yield();		/* old-mask invocations have returned */
 	paused = 0;
 	for (long i = 0; i < test_scale(300); i++) {
-		CHECK_EQ(static_call_update(sc_mask, i & 1 ? fa : fb), 0);
+		CHECK_EQ(static_call_update(sc_mask, i & 1 ? t_fa : t_fb), 0);
 		CHECK_EQ(site(0), i & 1 ? 1 : 2);
 	}
 	stop = 1;
@@ -115,18 +115,13 @@ static int child(void)
 
 int main(void)
 {
-	pid_t pid;
 	int status;
 
-	if (!US_ARCH_USES_GUARDS)
+	if (!T_USES_GUARDS)
 		SKIP("no int3 in this build");
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0)
-		exit(child());
-	waitpid(pid, &status, 0);
+	status = t_fork_run(child, NULL);
 	if (WIFSIGNALED(status))
 		fprintf(stderr, "child killed by signal %d\n", WTERMSIG(status));
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	return 0;
+	return T_EXIT_PASS;
 }

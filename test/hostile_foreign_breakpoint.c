@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Hostile conditions: a breakpoint we did not place (a debugger's or a
  * uprobe's 0xCC) sits on the first byte of a patch site.
@@ -17,15 +18,18 @@
  * check_sites() (src/engine.c) ignores unexpected bytes, static_branch_enable
  * returns 0 and overwrites the breakpoint; with the -EBUSY case folded into
  * -EILSEQ the CHECK_EQ on -EBUSY fails.
+ *
+ * White-box: finds the jump sites, the trampoline and the inline call site
+ * in the registry (src/registry.h) to plant the breakpoint on them.
  */
-#include <ustatic.h>
-#include "registry.h"
-#include "test.h"
-
-#include <link.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <ustatic.h>
+
+#include "registry.h"
+#include "helpers.h"
+#include "test.h"
 
 #if !defined(__x86_64__) || !US_ARCH_USES_GUARDS
 int main(void)
@@ -34,18 +38,10 @@ int main(void)
 }
 #else
 
-static __attribute__((noinline)) int f_a(int x) { return x + 1; }
-static __attribute__((noinline)) int f_b(int x) { return x + 2; }
-
-DEFINE_STATIC_CALL(fb_call, f_a);
+DEFINE_STATIC_CALL(fb_call, t_fa);
 DEFINE_STATIC_KEY_FALSE(fb_key);
 
-static __attribute__((noinline)) int branch1(void)
-{
-	if (static_branch_unlikely(&fb_key))
-		return 1;
-	return 0;
-}
+T_BRANCH(branch1, static_branch_unlikely, &fb_key)
 
 static __attribute__((noinline)) int branch2(void)
 {
@@ -54,54 +50,10 @@ static __attribute__((noinline)) int branch2(void)
 	return 20;
 }
 
-static __attribute__((noinline)) int call_it(int x)
-{
-	int r = static_call(fb_call)(x);
-
-	__asm__ __volatile__("" : "+r"(r));	/* a `call` site, not a tail */
-	return r;
-}
+T_CALL_SITE(call_it, fb_call)
 
 /* The executable's code, copied, to prove that nothing else changed. */
-static uint8_t *text, *text_copy;
-static size_t text_len;
-
-static int find_text(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	(void)size, (void)arg;
-	if (info->dlpi_name && info->dlpi_name[0])
-		return 0;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
-			text = (uint8_t *)(info->dlpi_addr + ph->p_vaddr);
-			text_len = ph->p_memsz;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-static void snapshot_text(void)
-{
-	memcpy(text_copy, text, text_len);
-}
-
-/* Every code byte is as in the snapshot, except `except` (if not NULL),
- * which holds the planted 0xCC. */
-static void check_text(const char *when, const uint8_t *except)
-{
-	for (size_t i = 0; i < text_len; i++) {
-		uint8_t want = text + i == except ? 0xcc : text_copy[i];
-
-		if (text[i] != want) {
-			fprintf(stderr, "%s: code byte %p is %02x, expected %02x\n",
-				when, (void *)(text + i), text[i], want);
-			exit(1);
-		}
-	}
-}
+static struct t_text code;
 
 /* Writes one byte into code as a debugger would, returns the old one. */
 static uint8_t poke(uint8_t *at, uint8_t b)
@@ -152,15 +104,12 @@ int main(void)
 	struct ustatic_stats st0, st;
 	size_t nj;
 
-	dl_iterate_phdr(find_text, NULL);
-	CHECK(text != NULL);
-	text_copy = malloc(text_len);
-	CHECK(text_copy != NULL);
+	t_text_snapshot(&code);
 
 	nj = jump_sites(&fb_key.key, jumps, 8);
 	CHECK(nj >= 2);
 	for (size_t i = 0; i < nj; i++)
-		CHECK(jumps[i] >= text && jumps[i] < text + text_len);
+		CHECK(jumps[i] >= code.start && jumps[i] < code.start + code.len);
 	t = tramp_of(&STATIC_CALL_KEY(fb_call));
 	CHECK(t != NULL);
 	site = call_site_of(t);
@@ -172,18 +121,18 @@ int main(void)
 
 	/* 1. Static key: a breakpoint on one of its jump sites. */
 	for (size_t victim = 0; victim < nj; victim++) {
-		snapshot_text();
+		t_text_snapshot(&code);
 		old = poke(jumps[victim], 0xcc);
 		CHECK(old != 0xcc);
 		CHECK_EQ(static_branch_enable(&fb_key), -EBUSY);
-		check_text("static_branch_enable", jumps[victim]);
+		t_text_check(&code, "static_branch_enable", jumps[victim]);
 		CHECK(!static_key_enabled(&fb_key));
 		CHECK_EQ(static_key_count(&fb_key.key), 0);
 		CHECK_EQ(static_branch_inc(&fb_key), -EBUSY);
 		CHECK_EQ(static_key_count(&fb_key.key), 0);
-		check_text("static_branch_inc", jumps[victim]);
+		t_text_check(&code, "static_branch_inc", jumps[victim]);
 		poke(jumps[victim], old);
-		check_text("restored", NULL);
+		t_text_check(&code, "restored", NULL);
 		CHECK_EQ(branch1(), 0);
 		CHECK_EQ(branch2(), 20);
 	}
@@ -193,14 +142,14 @@ int main(void)
 	CHECK_EQ(branch2(), 10);
 
 	/* ... and on the way back (the site is now one we patched before). */
-	snapshot_text();
+	t_text_snapshot(&code);
 	old = poke(jumps[0], 0xcc);
 	CHECK_EQ(static_branch_disable(&fb_key), -EBUSY);
-	check_text("static_branch_disable", jumps[0]);
+	t_text_check(&code, "static_branch_disable", jumps[0]);
 	CHECK(static_key_enabled(&fb_key));
 	CHECK_EQ(static_branch_dec(&fb_key), -EBUSY);
 	CHECK_EQ(static_key_count(&fb_key.key), 1);
-	check_text("static_branch_dec", jumps[0]);
+	t_text_check(&code, "static_branch_dec", jumps[0]);
 	poke(jumps[0], old);
 	CHECK_EQ(static_branch_disable(&fb_key), 0);
 	CHECK_EQ(branch1(), 0);
@@ -211,32 +160,33 @@ int main(void)
 	uint8_t *victims[2] = { site, t->addr };
 
 	for (int v = 0; v < 2; v++) {
-		snapshot_text();
+		t_text_snapshot(&code);
 		old = poke(victims[v], 0xcc);
-		CHECK_EQ(static_call_update(fb_call, f_b), -EBUSY);
-		check_text(v ? "update (trampoline)" : "update (site)", victims[v]);
-		CHECK(static_call_query(fb_call) == f_a);
+		CHECK_EQ(static_call_update(fb_call, t_fb), -EBUSY);
+		t_text_check(&code, v ? "update (trampoline)" : "update (site)",
+			     victims[v]);
+		CHECK(static_call_query(fb_call) == t_fa);
 		poke(victims[v], old);
 		CHECK_EQ(call_it(10), 11);
 	}
-	CHECK_EQ(static_call_update(fb_call, f_b), 0);
+	CHECK_EQ(static_call_update(fb_call, t_fb), 0);
 	CHECK_EQ(call_it(10), 12);
-	CHECK(static_call_query(fb_call) == f_b);
+	CHECK(static_call_query(fb_call) == t_fb);
 
 	/* 3. A transaction: the call site is fine, a jump site is not. */
-	snapshot_text();
+	t_text_snapshot(&code);
 	old = poke(jumps[nj - 1], 0xcc);
 	CHECK_EQ(ustatic_batch_begin(), 0);
-	CHECK_EQ(static_call_update(fb_call, f_a), 0);
+	CHECK_EQ(static_call_update(fb_call, t_fa), 0);
 	CHECK_EQ(static_branch_enable(&fb_key), 0);
 	CHECK_EQ(ustatic_batch_commit(), -EBUSY);
-	check_text("transaction", jumps[nj - 1]);
-	CHECK(static_call_query(fb_call) == f_b);
+	t_text_check(&code, "transaction", jumps[nj - 1]);
+	CHECK(static_call_query(fb_call) == t_fb);
 	CHECK(!static_key_enabled(&fb_key));
 	CHECK_EQ(call_it(10), 12);
 	poke(jumps[nj - 1], old);
 	CHECK_EQ(ustatic_batch_begin(), 0);
-	CHECK_EQ(static_call_update(fb_call, f_a), 0);
+	CHECK_EQ(static_call_update(fb_call, t_fa), 0);
 	CHECK_EQ(static_branch_enable(&fb_key), 0);
 	CHECK_EQ(ustatic_batch_commit(), 0);
 	CHECK_EQ(call_it(10), 11);
@@ -247,6 +197,6 @@ int main(void)
 	CHECK(st.refused - st0.refused >= 2 * nj + 5);
 	printf("foreign breakpoint: %zu jump sites, %lu batches refused\n", nj,
 	       st.refused - st0.refused);
-	return 0;
+	return T_EXIT_PASS;
 }
 #endif

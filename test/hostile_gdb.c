@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Hostile conditions: the program runs under gdb.
  *
@@ -52,39 +53,26 @@
  * collision cannot pass); part 2 failed against the
  * library before 41dd430 (SIGSEGV at main - 1).
  */
-#include <ustatic.h>
-#include "engine.h"
-#include "test.h"
-
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+#include <ustatic.h>
 
-#if !defined(__x86_64__) || !US_ARCH_USES_GUARDS
+#include "helpers.h"
+#include "test.h"
+
+#if !T_USES_GUARDS
 int main(void)
 {
 	SKIP("x86-64 int3 engine only (traps under gdb)");
 }
 #else
 
-static __attribute__((noinline)) int g0(void) { return 0; }
-static __attribute__((noinline)) int g1(void) { return 1; }
-static __attribute__((noinline)) int g2(void) { return 2; }
-static __attribute__((noinline)) int g3(void) { return 3; }
-static int (*const targets[4])(void) = { g0, g1, g2, g3 };
+DEFINE_STATIC_CALL(gd_sc, t_ret0);
 
-DEFINE_STATIC_CALL(gd_sc, g0);
-
-static __attribute__((noinline)) int call_sc(void)
-{
-	int r = static_call(gd_sc)();
-
-	__asm__ __volatile__("" : "+r"(r));	/* a `call` site */
-	return r;
-}
+T_CALL_SITE_VOID(call_sc, gd_sc)
 
 static unsigned long done_seq, pending_seq;
 static bool stop;
@@ -92,33 +80,14 @@ static unsigned long wrong, calls, running;
 
 /* The caller on one CPU, the patching thread on another: the caller then
  * runs while int3s are armed. */
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	CHECK_EQ(pthread_setaffinity_np(pthread_self(), sizeof(set), &set), 0);
-}
-
 static int cpus[2] = { -1, -1 };
-
-static double now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
 
 static void *worker(void *arg)
 {
 	unsigned long n = 0, bad = 0;
 
 	(void)arg;
-	pin(cpus[1]);
+	t_pin(cpus[1]);
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
 		unsigned long d0 = __atomic_load_n(&done_seq, __ATOMIC_ACQUIRE);
 		int r = call_sc();
@@ -138,32 +107,26 @@ static int child(void)
 	struct ustatic_stats a, b;
 	pthread_t th;
 	long rounds = test_scale(3000);
-
-	cpu_set_t set;
 	double t0;
 	long s;
 
-	CHECK_EQ(sched_getaffinity(0, sizeof(set), &set), 0);
-	for (int i = 0, k = 0; i < CPU_SETSIZE && k < 2; i++)
-		if (CPU_ISSET(i, &set))
-			cpus[k++] = i;
-	if (cpus[1] >= 0)
-		pin(cpus[0]);
+	if (t_two_cpus(cpus) == 2)
+		t_pin(cpus[0]);
 	CHECK_EQ(pthread_create(&th, NULL, worker, NULL), 0);
 	while (!__atomic_load_n(&running, __ATOMIC_ACQUIRE))
 		sched_yield();
 	CHECK_EQ(ustatic_get_stats(&a), 0);
 	/* `rounds` updates, then on until the caller ran into 20 int3s (the
 	 * case under test) or 8 s passed. */
-	t0 = now();
+	t0 = t_now();
 	for (s = 1;; s++) {
 		__atomic_store_n(&pending_seq, s, __ATOMIC_RELEASE);
-		CHECK_EQ(static_call_update(gd_sc, targets[s % 4]), 0);
+		CHECK_EQ(static_call_update(gd_sc, t_ret[s % 4]), 0);
 		CHECK_EQ(call_sc(), (int)(s % 4));
 		__atomic_store_n(&done_seq, s, __ATOMIC_RELEASE);
 		CHECK_EQ(ustatic_get_stats(&b), 0);
 		if (s >= rounds && (b.traps + b.late_traps - a.traps -
-				    a.late_traps >= 20 || now() - t0 > 8))
+				    a.late_traps >= 20 || t_now() - t0 > 8))
 			break;
 	}
 	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
@@ -262,7 +225,7 @@ int main(int argc, char **argv)
 	if (!strstr(out, "exited normally") || !strstr(out, "child: ")) {
 		fprintf(stderr, "recipe %s: the child did not exit normally "
 			"under gdb:\n%s\n", r->name, out);
-		return 1;
+		return T_EXIT_FAIL;
 	}
 	printf("recipe %s:\n%s", r->name, out);
 
@@ -275,8 +238,8 @@ int main(int argc, char **argv)
 			"already rewound is not handled like SIGTRAP's default "
 			"action (src/trap.c chain() rewinds RIP blindly):\n%s\n",
 			out);
-		return 1;
+		return T_EXIT_FAIL;
 	}
-	return 0;
+	return T_EXIT_PASS;
 }
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Hostile conditions: memory-deny-write-execute (PR_SET_MDWE).
  *
@@ -13,15 +14,14 @@
  * and the test fails (checked by hand). Without MDWE (comment the prctl out)
  * the write_method check fails: the method stays USTATIC_WRITE_MPROTECT.
  */
-#include <ustatic.h>
-#include "engine.h"
-#include "test.h"
-
 #include <pthread.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <ustatic.h>
+
+#include "helpers.h"
+#include "test.h"
 
 #ifndef PR_SET_MDWE
 #define PR_SET_MDWE 65
@@ -31,52 +31,13 @@
 #define PR_MDWE_REFUSE_EXEC_GAIN (1UL << 0)
 #endif
 
-static __attribute__((noinline)) int f_a(int x) { return x + 1; }
-static __attribute__((noinline)) int f_b(int x) { return x + 2; }
-static __attribute__((noinline)) int f_c(int x) { return x * 3; }
-
-DEFINE_STATIC_CALL(mdwe_call, f_a);
+DEFINE_STATIC_CALL(mdwe_call, t_fa);
 DEFINE_STATIC_KEY_FALSE(mdwe_key_f);
 DEFINE_STATIC_KEY_TRUE(mdwe_key_t);
 
-static __attribute__((noinline)) int call_it(int x)
-{
-	return static_call(mdwe_call)(x);
-}
-
-static __attribute__((noinline)) int branch_f(void)
-{
-	if (static_branch_unlikely(&mdwe_key_f))
-		return 1;
-	return 0;
-}
-
-static __attribute__((noinline)) int branch_t(void)
-{
-	if (static_branch_likely(&mdwe_key_t))
-		return 1;
-	return 0;
-}
-
-/* Every mapping is read from /proc/self/maps: none may be w and x. */
-static void check_no_wx(const char *when)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	char line[512];
-
-	CHECK(f != NULL);
-	while (fgets(line, sizeof(line), f)) {
-		char perms[8] = "";
-
-		if (sscanf(line, "%*s %7s", perms) != 1)
-			continue;
-		if (perms[1] == 'w' && perms[2] == 'x') {
-			fprintf(stderr, "%s: W+X mapping: %s", when, line);
-			exit(1);
-		}
-	}
-	fclose(f);
-}
+T_CALLER(call_it, mdwe_call)
+T_BRANCH(branch_f, static_branch_unlikely, &mdwe_key_f)
+T_BRANCH(branch_t, static_branch_likely, &mdwe_key_t)
 
 static volatile bool stop, running;
 static volatile long wrong, calls;
@@ -86,9 +47,7 @@ static void *worker(void *arg)
 {
 	(void)arg;
 	while (!stop) {
-		int r = call_it(10);
-
-		if (r != 11 && r != 12 && r != 30)
+		if (!t_fabc_result(call_it(10)))
 			wrong++;
 		if (branch_f() > 1 || branch_t() > 1)
 			wrong++;
@@ -103,18 +62,13 @@ int main(void)
 	struct ustatic_stats st;
 	pthread_t th;
 	long rounds = test_scale(300);
-	int (*const targets[3])(int) = { f_a, f_b, f_c };
-	const int expect[3] = { 11, 12, 30 };
 
-	if (!US_ARCH_PATCHES_CODE)
-		SKIP("no code is written in this build");
-	if (getenv("USTATIC_TEST_NO_PROCMEM"))
-		SKIP("writes to /proc/self/mem are not seen here (qemu-user)");
+	t_skip_without_procmem();
 	if (prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0L, 0L, 0L)) {
 		if (errno == EINVAL)
 			SKIP("PR_SET_MDWE not supported by this kernel");
 		perror("prctl(PR_SET_MDWE)");
-		return 1;
+		return T_EXIT_FAIL;
 	}
 	CHECK_EQ(prctl(PR_GET_MDWE, 0L, 0L, 0L, 0L) & PR_MDWE_REFUSE_EXEC_GAIN,
 		 PR_MDWE_REFUSE_EXEC_GAIN);
@@ -129,48 +83,42 @@ int main(void)
 	CHECK_EQ(call_it(10), 11);
 	CHECK_EQ(branch_f(), 0);
 	CHECK_EQ(branch_t(), 1);
-	check_no_wx("start");
+	t_check_no_wx("start");
 
 	/* Single-threaded first: the fallback itself. */
-	CHECK_EQ(static_call_update(mdwe_call, f_b), 0);
+	CHECK_EQ(static_call_update(mdwe_call, t_fb), 0);
 	CHECK_EQ(call_it(10), 12);
-	CHECK(static_call_query(mdwe_call) == f_b);
-	check_no_wx("first update");
+	CHECK(static_call_query(mdwe_call) == t_fb);
+	t_check_no_wx("first update");
 	CHECK_EQ(ustatic_get_stats(&st), 0);
 	CHECK_EQ(st.write_method, USTATIC_WRITE_PROCMEM);
 
 	CHECK_EQ(static_branch_enable(&mdwe_key_f), 0);
 	CHECK_EQ(branch_f(), 1);
 	CHECK(static_key_enabled(&mdwe_key_f));
-	check_no_wx("enable");
+	t_check_no_wx("enable");
 	CHECK_EQ(static_branch_disable(&mdwe_key_t), 0);
 	CHECK_EQ(branch_t(), 0);
-	check_no_wx("disable");
+	t_check_no_wx("disable");
 
 	/* Then with a thread calling through the sites being patched. */
-	CHECK_EQ(pthread_create(&th, NULL, worker, NULL), 0);
-	/* A thread glibc is still starting has every signal blocked, which
-	 * the library (rightly or not) takes as "traps unusable": wait. */
-	while (!running)
-		sched_yield();
+	t_thread_start(&th, worker, &running);
 	for (long i = 0; i < rounds; i++) {
 		int k = (int)(i % 3);
 		bool on = i & 1;
 
-		CHECK_EQ(static_call_update(mdwe_call, targets[k]), 0);
-		CHECK_EQ(call_it(10), expect[k]);
-		CHECK(static_call_query(mdwe_call) == targets[k]);
-		CHECK_EQ(on ? static_branch_enable(&mdwe_key_f)
-			    : static_branch_disable(&mdwe_key_f), 0);
+		CHECK_EQ(static_call_update(mdwe_call, t_fabc[k]), 0);
+		CHECK_EQ(call_it(10), t_fabc_of_10[k]);
+		CHECK(static_call_query(mdwe_call) == t_fabc[k]);
+		CHECK_EQ(T_BRANCH_SET(&mdwe_key_f, on), 0);
 		CHECK_EQ(branch_f(), on);
-		CHECK_EQ(on ? static_branch_disable(&mdwe_key_t)
-			    : static_branch_enable(&mdwe_key_t), 0);
+		CHECK_EQ(T_BRANCH_SET(&mdwe_key_t, !on), 0);
 		CHECK_EQ(branch_t(), !on);
-		check_no_wx("stress");
+		t_check_no_wx("stress");
 	}
 	stop = true;
 	pthread_join(th, NULL);
-	check_no_wx("end");
+	t_check_no_wx("end");
 	CHECK_EQ(wrong, 0);
 
 	CHECK_EQ(ustatic_get_stats(&st), 0);
@@ -178,5 +126,5 @@ int main(void)
 	printf("mdwe: %ld rounds, %ld concurrent calls, %lu batches, %lu traps, "
 	       "%lu late traps\n", rounds, calls, st.batches, st.traps,
 	       st.late_traps);
-	return 0;
+	return T_EXIT_PASS;
 }

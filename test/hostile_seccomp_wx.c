@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Hostile conditions: systemd's MemoryDenyWriteExecute= seccomp filter.
  *
@@ -15,15 +16,10 @@
  * locks the writer to mprotect(); the first update returns -EPERM and the
  * test fails (checked by hand).
  */
-#include <ustatic.h>
-#include "engine.h"
-#include "test.h"
-
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/mman.h>
@@ -31,6 +27,10 @@
 #include <sys/shm.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <ustatic.h>
+
+#include "helpers.h"
+#include "test.h"
 
 #ifndef SHM_EXEC
 #define SHM_EXEC 0100000
@@ -47,24 +47,11 @@
 #endif
 #endif
 
-static __attribute__((noinline)) int f_a(int x) { return x + 1; }
-static __attribute__((noinline)) int f_b(int x) { return x + 2; }
-static __attribute__((noinline)) int f_c(int x) { return x * 3; }
-
-DEFINE_STATIC_CALL(sw_call, f_a);
+DEFINE_STATIC_CALL(sw_call, t_fa);
 DEFINE_STATIC_KEY_FALSE(sw_key);
 
-static __attribute__((noinline)) int call_it(int x)
-{
-	return static_call(sw_call)(x);
-}
-
-static __attribute__((noinline)) int branch(void)
-{
-	if (static_branch_unlikely(&sw_key))
-		return 1;
-	return 0;
-}
+T_CALLER(call_it, sw_call)
+T_BRANCH(branch, static_branch_unlikely, &sw_key)
 
 #define ARG_LO(n) (offsetof(struct seccomp_data, args[n]))
 #define EPERM_RET (SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA))
@@ -107,7 +94,7 @@ static void install_filter(void)
 		if (errno == EINVAL)
 			SKIP("seccomp filters not supported by this kernel");
 		perror("PR_SET_SECCOMP");
-		exit(1);
+		exit(T_EXIT_FAIL);
 	}
 }
 
@@ -140,9 +127,7 @@ static void *worker(void *arg)
 {
 	(void)arg;
 	while (!stop) {
-		int r = call_it(10);
-
-		if (r != 11 && r != 12 && r != 30)
+		if (!t_fabc_result(call_it(10)))
 			wrong++;
 		(void)branch();
 		calls++;
@@ -156,18 +141,13 @@ int main(void)
 	struct ustatic_stats st;
 	pthread_t th;
 	long rounds = test_scale(300);
-	int (*const targets[3])(int) = { f_a, f_b, f_c };
-	const int expect[3] = { 11, 12, 30 };
 
-	if (!US_ARCH_PATCHES_CODE)
-		SKIP("no code is written in this build");
-	if (getenv("USTATIC_TEST_NO_PROCMEM"))
-		SKIP("writes to /proc/self/mem are not seen here (qemu-user)");
+	t_skip_without_procmem();
 	install_filter();
 	check_filter();
 
 	CHECK_EQ(call_it(10), 11);
-	CHECK_EQ(static_call_update(sw_call, f_b), 0);
+	CHECK_EQ(static_call_update(sw_call, t_fb), 0);
 	CHECK_EQ(call_it(10), 12);
 	CHECK_EQ(ustatic_get_stats(&st), 0);
 	CHECK_EQ(st.write_method, USTATIC_WRITE_PROCMEM);
@@ -176,20 +156,15 @@ int main(void)
 	CHECK_EQ(static_branch_disable(&sw_key), 0);
 	CHECK_EQ(branch(), 0);
 
-	CHECK_EQ(pthread_create(&th, NULL, worker, NULL), 0);
-	/* A thread glibc is still starting has every signal blocked, which
-	 * the library (rightly or not) takes as "traps unusable": wait. */
-	while (!running)
-		sched_yield();
+	t_thread_start(&th, worker, &running);
 	for (long i = 0; i < rounds; i++) {
 		int k = (int)(i % 3);
 		bool on = i & 1;
 
-		CHECK_EQ(static_call_update(sw_call, targets[k]), 0);
-		CHECK_EQ(call_it(10), expect[k]);
-		CHECK(static_call_query(sw_call) == targets[k]);
-		CHECK_EQ(on ? static_branch_enable(&sw_key)
-			    : static_branch_disable(&sw_key), 0);
+		CHECK_EQ(static_call_update(sw_call, t_fabc[k]), 0);
+		CHECK_EQ(call_it(10), t_fabc_of_10[k]);
+		CHECK(static_call_query(sw_call) == t_fabc[k]);
+		CHECK_EQ(T_BRANCH_SET(&sw_key, on), 0);
 		CHECK_EQ(branch(), on);
 	}
 	stop = true;
@@ -199,5 +174,5 @@ int main(void)
 	CHECK_EQ(st.write_method, USTATIC_WRITE_PROCMEM);
 	printf("seccomp W^X: %ld rounds, %ld concurrent calls, %lu batches, "
 	       "%lu traps\n", rounds, calls, st.batches, st.traps);
-	return 0;
+	return T_EXIT_PASS;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Hostile conditions: a user shadow stack (x86 CET SHSTK).
  *
@@ -25,19 +26,23 @@
  *      1000 times (or 2 s): every result is correct; shstk: no emulation either.
  * Every result of every call is checked against the targets that were
  * valid while it ran.
+ *
+ * White-box: J and C patch hand-made code (test/stubs.h: stub_jmp and
+ * stub_call's site) through the engine (src/engine.h) directly, and the
+ * registry (src/registry.h) shows that the static call has a CALL site.
  */
-#include <ustatic.h>
-#include "engine.h"
-#include "registry.h"
-#include "test.h"
-
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+#include <ustatic.h>
+
+#include "engine.h"
+#include "registry.h"
+#include "stubs.h"
+#include "helpers.h"
+#include "test.h"
 
 #if !defined(__x86_64__) || !US_ARCH_USES_GUARDS
 int main(void)
@@ -46,43 +51,9 @@ int main(void)
 }
 #else
 
-/* Hand-made code in our own .text (rel32 reaches everything):
- *   hs_jmp:  jmp rel32 -> hs_t<k>
- *   hs_call: sub $8,%rsp; call rel32 -> hs_t<k>; add $8,%rsp; ret
- *   hs_t<k>: return k */
-__asm__(".pushsection .text\n"
-	".balign 16\nhs_jmp:\n.byte 0xe9\n.long hs_t0 - . - 4\nint3\n"
-	".balign 16\nhs_call:\nsubq $8,%rsp\n"
-	"hs_call_site:\n.byte 0xe8\n.long hs_t0 - . - 4\naddq $8,%rsp\nret\n"
-	".balign 16\nhs_t0:\nmovl $0,%eax\nret\n"
-	".balign 16\nhs_t1:\nmovl $1,%eax\nret\n"
-	".balign 16\nhs_t2:\nmovl $2,%eax\nret\n"
-	".balign 16\nhs_t3:\nmovl $3,%eax\nret\n"
-	".popsection\n");
-int hs_jmp(void) __asm__("hs_jmp");
-int hs_call(void) __asm__("hs_call");
-extern uint8_t hs_call_site[] __asm__("hs_call_site");
-int hs_t0(void) __asm__("hs_t0");
-int hs_t1(void) __asm__("hs_t1");
-int hs_t2(void) __asm__("hs_t2");
-int hs_t3(void) __asm__("hs_t3");
-static int (*const hs_targets[4])(void) = { hs_t0, hs_t1, hs_t2, hs_t3 };
+DEFINE_STATIC_CALL(hs_sc, t_ret0);
 
-static __attribute__((noinline)) int g0(void) { return 0; }
-static __attribute__((noinline)) int g1(void) { return 1; }
-static __attribute__((noinline)) int g2(void) { return 2; }
-static __attribute__((noinline)) int g3(void) { return 3; }
-static int (*const g_targets[4])(void) = { g0, g1, g2, g3 };
-
-DEFINE_STATIC_CALL(hs_sc, g0);
-
-static __attribute__((noinline)) int call_sc(void)
-{
-	int r = static_call(hs_sc)();
-
-	__asm__ __volatile__("" : "+r"(r));	/* a `call` site, not a tail */
-	return r;
-}
+T_CALL_SITE_VOID(call_sc, hs_sc)
 
 #define WORKERS 2
 
@@ -95,15 +66,6 @@ static unsigned long wrong, calls, running;
 
 /* Workers on one CPU, the patching thread on another: the workers then
  * run while int3s are armed, at every batch. */
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	CHECK_EQ(pthread_setaffinity_np(pthread_self(), sizeof(set), &set), 0);
-}
-
 static int cpu_main = -1, cpu_workers = -1;
 
 static void *worker(void *arg)
@@ -111,11 +73,10 @@ static void *worker(void *arg)
 	unsigned long n = 0, bad = 0;
 
 	(void)arg;
-	if (cpu_workers >= 0)
-		pin(cpu_workers);
+	t_pin(cpu_workers);
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
 		unsigned long d0 = __atomic_load_n(&done_seq, __ATOMIC_ACQUIRE);
-		int r = phase == 'J' ? hs_jmp() : phase == 'C' ? hs_call() : call_sc();
+		int r = phase == 'J' ? stub_jmp() : phase == 'C' ? stub_call() : call_sc();
 		unsigned long p1 = __atomic_load_n(&pending_seq, __ATOMIC_ACQUIRE);
 
 		bad += !test_in_window(r, d0, p1);
@@ -127,40 +88,25 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static double now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static void encode(uint8_t out[5], uint8_t op, const void *at, const void *to)
-{
-	int32_t d = (int32_t)((intptr_t)to - ((intptr_t)at + 5));
-
-	out[0] = op;
-	memcpy(out + 1, &d, 4);
-}
-
-static int cur_target[128];		/* per phase: index in *_targets */
+static int cur_target[128];		/* per phase: index in the targets */
 
 /* One retarget of phase p to sequence number s. */
 static void retarget(int p, unsigned long s)
 {
 	__atomic_store_n(&pending_seq, s, __ATOMIC_RELEASE);
 	if (p == 'S') {
-		CHECK_EQ(static_call_update(hs_sc, g_targets[s % 4]), 0);
+		CHECK_EQ(static_call_update(hs_sc, t_ret[s % 4]), 0);
 		CHECK_EQ(call_sc(), (int)(s % 4));
 	} else {
-		uint8_t *at = p == 'J' ? (uint8_t *)hs_jmp : hs_call_site;
-		uint8_t op = p == 'J' ? 0xe9 : 0xe8;
-		struct us_patch pt = { .addr = at, .len = 5 };
+		uint8_t *at = p == 'J' ? (uint8_t *)stub_jmp : stub_call_site;
+		void (*encode)(uint8_t *, const void *, const void *) =
+			p == 'J' ? stub_jump_insn : stub_call_insn;
+		struct us_patch pt = { .addr = at, .len = STUB_LEN };
 
-		encode(pt.old, op, at, hs_targets[cur_target[p]]);
-		encode(pt.new, op, at, hs_targets[s % 4]);
+		encode(pt.old, at, stub_targets[cur_target[p]]);
+		encode(pt.new, at, stub_targets[s % 4]);
 		CHECK_EQ(us_engine_apply(&pt, 1), 0);
-		CHECK_EQ(p == 'J' ? hs_jmp() : hs_call(), (int)(s % 4));
+		CHECK_EQ(p == 'J' ? stub_jmp() : stub_call(), (int)(s % 4));
 	}
 	cur_target[p] = (int)(s % 4);
 	__atomic_store_n(&done_seq, s, __ATOMIC_RELEASE);
@@ -191,14 +137,14 @@ static struct result run_phase(int p, unsigned long min, double cap)
 	while (__atomic_load_n(&running, __ATOMIC_ACQUIRE) < WORKERS)
 		sched_yield();
 	CHECK_EQ(ustatic_get_stats(&a), 0);
-	t0 = now();
+	t0 = t_now();
 	for (;;) {
 		retarget(p, ++s);
 		CHECK_EQ(ustatic_get_stats(&b), 0);
 		n++;
 		if ((n >= min && b.traps + b.late_traps - a.traps -
 		     a.late_traps >= 200) || n >= 20000 ||
-		    (n >= 200 && now() - t0 > cap))
+		    (n >= 200 && t_now() - t0 > cap))
 			break;
 	}
 	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
@@ -224,19 +170,13 @@ static int child(bool shstk)
 	CHECK(nsites > 0);
 
 	/* Two CPUs we may run on, if there are. */
-	cpu_set_t set;
+	int cpu[2];
 
-	CHECK_EQ(sched_getaffinity(0, sizeof(set), &set), 0);
-	for (int i = 0; i < CPU_SETSIZE; i++)
-		if (CPU_ISSET(i, &set)) {
-			if (cpu_main < 0)
-				cpu_main = i;
-			else if (cpu_workers < 0)
-				cpu_workers = i;
-		}
-	if (cpu_workers < 0)
+	if (t_two_cpus(cpu) < 2)
 		SKIP("needs two CPUs: threads must run while int3s are armed");
-	pin(cpu_main);
+	cpu_main = cpu[0];
+	cpu_workers = cpu[1];
+	t_pin(cpu_main);
 
 	j = run_phase('J', 1000, 2);
 	c = run_phase('C', 2000, 4);
@@ -256,21 +196,16 @@ static int child(bool shstk)
 	return 0;
 }
 
-static int run_child(char *self, const char *force)
+/* This test again, as a child with USTATIC_FORCE_SHSTK=force. */
+static int run_child(const char *force)
 {
-	pid_t pid = fork();
+	char env[32];
 	int status;
 
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		setenv("USTATIC_FORCE_SHSTK", force, 1);
-		execl("/proc/self/exe", self, "--child", force, (char *)NULL);
-		_exit(127);
-	}
-	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	snprintf(env, sizeof(env), "USTATIC_FORCE_SHSTK=%s", force);
+	status = t_run_self(env, "--child", force, NULL);
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		fprintf(stderr, "child USTATIC_FORCE_SHSTK=%s failed (status %#x)\n",
-			force, status);
+		fprintf(stderr, "child %s failed (status %#x)\n", env, status);
 		return 1;
 	}
 	return 0;
@@ -280,9 +215,8 @@ int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "--child"))
 		return child(atoi(argv[2]) != 0);
-	fflush(stdout);
-	if (run_child(argv[0], "1") || run_child(argv[0], "0"))
-		return 1;
-	return 0;
+	if (run_child("1") || run_child("0"))
+		return T_EXIT_FAIL;
+	return T_EXIT_PASS;
 }
 #endif

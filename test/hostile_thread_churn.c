@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Hostile conditions: threads start and exit all the time while static
  * calls are retargeted.
@@ -27,31 +28,16 @@
  * first ~60 updates; with "either 32 or 33" in thread_trap_mask() it
  * passes (private copy, checked by hand).
  */
+#include <pthread.h>
+#include <stdbool.h>
 #include <ustatic.h>
-#include "arch.h"
-#include "engine.h"
+
+#include "helpers.h"
 #include "test.h"
 
-#include <pthread.h>
-#include <sched.h>
-#include <stdbool.h>
-#include <time.h>
+DEFINE_STATIC_CALL(tc_sc, t_ret0);
 
-static __attribute__((noinline)) int g0(void) { return 0; }
-static __attribute__((noinline)) int g1(void) { return 1; }
-static __attribute__((noinline)) int g2(void) { return 2; }
-static __attribute__((noinline)) int g3(void) { return 3; }
-static int (*const targets[4])(void) = { g0, g1, g2, g3 };
-
-DEFINE_STATIC_CALL(tc_sc, g0);
-
-static __attribute__((noinline)) int call_sc(void)
-{
-	int r = static_call(tc_sc)();
-
-	__asm__ __volatile__("" : "+r"(r));	/* a `call` site */
-	return r;
-}
+T_CALL_SITE_VOID(call_sc, tc_sc)
 
 static unsigned long done_seq, pending_seq;
 static bool stop;
@@ -90,14 +76,6 @@ static void *churn(void *arg)
 	return NULL;
 }
 
-static double now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
-
 int main(void)
 {
 	struct ustatic_stats a, b;
@@ -111,19 +89,19 @@ int main(void)
 	 * never with extra logging: qemu patches its own translated code
 	 * without serializing other host cores; see docs/DESIGN.md.)
 	 */
-	if (!US_ARCH_USES_GUARDS)
+	if (!T_USES_GUARDS)
 		SKIP("int3 guards (x86-64 builds) only");
 	CHECK_EQ(ustatic_get_stats(&a), 0);
 	for (int i = 0; i < 2; i++)
 		CHECK_EQ(pthread_create(&ch[i], NULL, churn, NULL), 0);
-	t0 = now();
-	for (s = 1; s <= rounds && now() - t0 < 8; s++) {
+	t0 = t_now();
+	for (s = 1; s <= rounds && t_now() - t0 < 8; s++) {
 		__atomic_store_n(&pending_seq, s, __ATOMIC_RELEASE);
-		int err = static_call_update(tc_sc, targets[s % 4]);
+		int err = static_call_update(tc_sc, t_ret[s % 4]);
 		if (err) {
 			fprintf(stderr, "update %ld with threads starting and "
 				"exiting: %d (%s)\n", s, err, strerror(-err));
-			exit(1);
+			exit(T_EXIT_FAIL);
 		}
 		CHECK_EQ(call_sc(), (int)(s % 4));
 		__atomic_store_n(&done_seq, s, __ATOMIC_RELEASE);
@@ -133,7 +111,7 @@ int main(void)
 
 			CHECK_EQ(pthread_create(&t, NULL, brief, NULL), 0);
 			__atomic_store_n(&pending_seq, ++s, __ATOMIC_RELEASE);
-			CHECK_EQ(static_call_update(tc_sc, targets[s % 4]), 0);
+			CHECK_EQ(static_call_update(tc_sc, t_ret[s % 4]), 0);
 			__atomic_store_n(&done_seq, s, __ATOMIC_RELEASE);
 			pthread_join(t, NULL);
 		}
@@ -145,10 +123,10 @@ int main(void)
 	CHECK_EQ(wrong, 0);
 	CHECK(s > (rounds < 100 ? rounds : 100));
 	CHECK_EQ(b.refused, a.refused);
-	if (US_ARCH_USES_GUARDS)	/* no fallback to trap-free batches */
+	if (T_USES_GUARDS)	/* no fallback to trap-free batches */
 		CHECK_EQ(b.trap_free_batches, a.trap_free_batches);
 	printf("thread churn: %ld updates in %.1f s, %lu threads started, %lu "
-	       "traps, %lu late traps\n", s - 1, now() - t0, spawned,
+	       "traps, %lu late traps\n", s - 1, t_now() - t0, spawned,
 	       b.traps - a.traps, b.late_traps - a.late_traps);
-	return 0;
+	return T_EXIT_PASS;
 }

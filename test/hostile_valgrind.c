@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Hostile conditions: the program runs under valgrind (memcheck).
  *
@@ -25,46 +26,28 @@
  * call after an update still reaches the old target and the child fails;
  * run 2 fails whenever the trap path is broken under valgrind (above).
  */
-#include <ustatic.h>
-#include "engine.h"
-#include "test.h"
-
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <ustatic.h>
 
-#if !defined(__x86_64__) || !US_ARCH_USES_GUARDS
+#include "helpers.h"
+#include "test.h"
+
+#if !T_USES_GUARDS
 int main(void)
 {
 	SKIP("x86-64 int3 engine only (traps and translations under valgrind)");
 }
 #else
 
-static __attribute__((noinline)) int g0(void) { return 0; }
-static __attribute__((noinline)) int g1(void) { return 1; }
-static __attribute__((noinline)) int g2(void) { return 2; }
-static __attribute__((noinline)) int g3(void) { return 3; }
-static int (*const targets[4])(void) = { g0, g1, g2, g3 };
-
-DEFINE_STATIC_CALL(vg_sc, g0);
+DEFINE_STATIC_CALL(vg_sc, t_ret0);
 DEFINE_STATIC_KEY_FALSE(vg_key);
 
-static __attribute__((noinline)) int call_sc(void)
-{
-	int r = static_call(vg_sc)();
-
-	__asm__ __volatile__("" : "+r"(r));	/* a `call` site */
-	return r;
-}
-
-static __attribute__((noinline)) int branch(void)
-{
-	if (static_branch_unlikely(&vg_key))
-		return 1;
-	return 0;
-}
+T_CALL_SITE_VOID(call_sc, vg_sc)
+T_BRANCH(branch, static_branch_unlikely, &vg_key)
 
 /* Sequence number s: the call targets g(s % 4), the key is (s & 1). */
 static unsigned long done_seq, pending_seq;
@@ -111,23 +94,21 @@ static int child(bool need_traps)
 
 	/* Single-threaded first: stale translations would show here. */
 	for (unsigned long s = 1; s <= 8; s++) {
-		CHECK_EQ(static_call_update(vg_sc, targets[s % 4]), 0);
+		CHECK_EQ(static_call_update(vg_sc, t_ret[s % 4]), 0);
 		CHECK_EQ(call_sc(), (int)(s % 4));
-		CHECK_EQ((s & 1) ? static_branch_enable(&vg_key)
-				 : static_branch_disable(&vg_key), 0);
+		CHECK_EQ(T_BRANCH_SET(&vg_key, s & 1), 0);
 		CHECK_EQ(branch(), (int)(s & 1));
 	}
-	CHECK_EQ(static_call_update(vg_sc, g0), 0);
+	CHECK_EQ(static_call_update(vg_sc, t_ret0), 0);
 
 	CHECK_EQ(pthread_create(&th, NULL, worker, NULL), 0);
 	while (!__atomic_load_n(&running, __ATOMIC_ACQUIRE))
 		sched_yield();
 	for (unsigned long s = 1; s <= (unsigned long)rounds; s++) {
 		__atomic_store_n(&pending_seq, s, __ATOMIC_RELEASE);
-		CHECK_EQ(static_call_update(vg_sc, targets[s % 4]), 0);
+		CHECK_EQ(static_call_update(vg_sc, t_ret[s % 4]), 0);
 		CHECK_EQ(call_sc(), (int)(s % 4));
-		CHECK_EQ((s & 1) ? static_branch_enable(&vg_key)
-				 : static_branch_disable(&vg_key), 0);
+		CHECK_EQ(T_BRANCH_SET(&vg_key, s & 1), 0);
 		CHECK_EQ(branch(), (int)(s & 1));
 		__atomic_store_n(&done_seq, s, __ATOMIC_RELEASE);
 		if (s % 16 == 0)
@@ -144,9 +125,9 @@ static int child(bool need_traps)
 	if (need_traps && st.traps + st.late_traps == 0) {
 		fprintf(stderr, "the worker never met an int3: trap path not "
 			"tested\n");
-		return 1;
+		return T_EXIT_FAIL;
 	}
-	return 0;
+	return T_EXIT_PASS;
 }
 
 /* Runs `valgrind ... self --child [traps]` with scale and sync method. */
@@ -166,7 +147,7 @@ static int run_valgrind(const char *self, const char *scale, const char *sync)
 		       self, "--child", sync ? "traps" : NULL, (char *)NULL);
 		_exit(127);
 	}
-	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	status = t_wait(pid);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		fprintf(stderr, "under valgrind (sync %s): %s %d\n",
 			sync ? sync : "auto", WIFEXITED(status) ? "exit" : "signal",
@@ -188,12 +169,12 @@ int main(int argc, char **argv)
 	/* 1. As asked: default methods, USTATIC_TEST_SCALE=20. Valgrind runs
 	 *    one thread at a time, so the worker rarely meets an int3 here. */
 	if (run_valgrind(self, "20", NULL))
-		return 1;
+		return T_EXIT_FAIL;
 	/* 2. Signal sync: the main thread waits for the worker's ack while
 	 *    the int3s are armed, so the worker runs into them: the trap path
 	 *    under valgrind (fewer rounds: every trap is slow there). */
 	if (run_valgrind(self, "80", "signal"))
-		return 1;
-	return 0;
+		return T_EXIT_FAIL;
+	return T_EXIT_PASS;
 }
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fork, vfork and posix_spawn while another thread retargets static calls
  * and flips keys without pause: the children must start and run correct
@@ -12,16 +13,15 @@
 #include <unistd.h>
 #include <ustatic.h>
 
+#include "helpers.h"
 #include "test.h"
 
 extern char **environ;
 
-static int fa(int x) { return x + 1; }
-static int fb(int x) { return x + 2; }
-DEFINE_STATIC_CALL(sp_call, fa);
+DEFINE_STATIC_CALL(sp_call, t_fa);
 DEFINE_STATIC_KEY_FALSE(sp_key);
 
-static __attribute__((noinline)) int call(int x) { return static_call(sp_call)(x); }
+T_CALLER(call, sp_call)
 static __attribute__((noinline)) int branch(void) { return static_branch_unlikely(&sp_key); }
 
 static volatile int stop;
@@ -30,9 +30,8 @@ static void *storm(void *arg)
 {
 	(void)arg;
 	for (long i = 0; !stop; i++) {
-		CHECK_EQ(static_call_update(sp_call, i & 1 ? fb : fa), 0);
-		CHECK_EQ(i & 1 ? static_branch_enable(&sp_key)
-			       : static_branch_disable(&sp_key), 0);
+		CHECK_EQ(static_call_update(sp_call, i & 1 ? t_fb : t_fa), 0);
+		CHECK_EQ(T_BRANCH_SET(&sp_key, i & 1), 0);
 	}
 	return NULL;
 }
@@ -80,10 +79,10 @@ int main(void)
 	}
 	stop = 1;
 	pthread_join(th, NULL);
-	CHECK_EQ(static_call_update(sp_call, fb), 0);
+	CHECK_EQ(static_call_update(sp_call, t_fb), 0);
 	CHECK_EQ(static_branch_enable(&sp_key), 0);
 	CHECK_EQ(call(1), 3);
 	CHECK_EQ(branch(), 1);
 	printf("%ld rounds of fork, vfork and posix_spawn during updates\n", n);
-	return 0;
+	return T_EXIT_PASS;
 }
