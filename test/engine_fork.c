@@ -1,6 +1,9 @@
+/* SPDX-License-Identifier: MIT */
 /* fork() in the middle of a storm of batches: the child must find whole
  * instructions (no int3 left behind by a half-done batch), and must be able
- * to patch itself (its own /proc/self/mem, not the parent's). */
+ * to patch itself (its own /proc/self/mem, not the parent's).
+ * White-box: drives the engine (src/engine.h) and forces each writer
+ * (src/writer.h) on the hand-made code of test/stubs.h. */
 #include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -84,6 +87,6 @@ int main(void)
 	 * parent's stub still holds a target of its own sequence. */
 	CHECK(stub_jmp() >= 0 && stub_jmp() <= 3);
 	printf("%d forks per writer during batch storms: children all correct\n", n);
-	return 0;
+	return T_EXIT_PASS;
 }
 #endif

@@ -21,18 +21,21 @@
  * encodings run against a guard page to prove no byte past avail is read.
  *
  * Exit status: 0 pass, 77 skip (no objdump), 1 fail.
+ *
+ * White-box: the decoder (src/arch/x86_64_insn.h) is internal.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* dl_iterate_phdr, getline, popen, readlink */
 #endif
 #include <stdio.h>
 
+#include "test.h"
+
 #if !defined(__x86_64__) || defined(USTATIC_GENERIC)
 /* The decoder is only built into x86-64 libraries that patch code. */
 int main(void)
 {
-	fprintf(stderr, "skip: not an x86-64 build that patches code\n");
-	return 77;
+	SKIP("not an x86-64 build that patches code");
 }
 #else
 
@@ -49,7 +52,6 @@ int main(void)
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define EXIT_SKIP 77
 #define MIN_LIBC_INSNS 100000UL
 #define MAX_REPORTED 20
 
@@ -647,13 +649,12 @@ int main(int argc, char **argv)
 	static char self[PATH_MAX];
 	unsigned long n;
 	int fail = run_units() != 0;
-	ssize_t len;
 
 	if (run_fuzz() != 0)
 		fail = 1;
 	if (!have_objdump()) {
 		fprintf(stderr, "SKIP: objdump not found in PATH\n");
-		return fail ? 1 : EXIT_SKIP;
+		return fail ? T_EXIT_FAIL : T_EXIT_SKIP;
 	}
 	dl_iterate_phdr(find_libc_cb, libc);
 	if (check_binary(libc, &n) < 0 || n < MIN_LIBC_INSNS) {
@@ -662,10 +663,8 @@ int main(int argc, char **argv)
 		fail = 1;
 	}
 	/* objdump would read its own /proc/self/exe: resolve ours first. */
-	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (len > 0)
-		self[len] = 0;
-	if (len <= 0 || check_binary(self, &n) < 0)
+	test_self_path(self, sizeof(self));
+	if (check_binary(self, &n) < 0)
 		fail = 1;
 	if (access("build/libustatic.so", R_OK) == 0 &&
 	    check_binary("build/libustatic.so", &n) < 0)
@@ -674,7 +673,7 @@ int main(int argc, char **argv)
 		if (check_binary(argv[i], &n) < 0)
 			fail = 1;
 	printf("%s\n", fail ? "FAIL" : "PASS");
-	return fail;
+	return fail ? T_EXIT_FAIL : T_EXIT_PASS;
 }
 
 #endif /* x86-64, not generic */

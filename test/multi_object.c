@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Executable + a linked library that defines the static call and key + a
  * dlopen'd plugin whose function becomes the target. Calls from all three,
@@ -9,7 +10,7 @@
 #include <unistd.h>
 
 #include "lib/mo.h"
-#include "arch.h"
+#include "helpers.h"
 #include "test.h"
 
 static int exe_target(int x) { return x + 7; }
@@ -55,6 +56,6 @@ int main(void)
 	CHECK_EQ(branch_from_exe() + mo_branch_from_lib(), 2);
 	printf("objects after dlclose: %lu, inline sites found in all: %lu\n",
 	       st.objects, st.call_sites);
-	CHECK_EQ(st.objects, US_ARCH_PATCHES_CODE ? 2 : 0);
-	return 0;
+	CHECK_EQ(st.objects, T_PATCHES_CODE ? 2 : 0);
+	return T_EXIT_PASS;
 }

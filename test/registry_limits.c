@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Resource limits. This object carries 10,000 inline call sites of one
  * static call and 10,000 branch sites over 1,000 keys: they all register,
@@ -14,7 +15,7 @@
 #include <unistd.h>
 
 #include "lib/mo.h"
-#include "arch.h"
+#include "helpers.h"
 #include "test.h"
 
 /* ---- allocation failure injection ---------------------------------- */
@@ -143,7 +144,7 @@ static void big_object(void)
 	printf("large object: %lu call sites, %lu jump entries; update of all "
 	       "call sites and a 1,000-key transaction: %lu batches\n",
 	       b.call_sites, b.jump_entries, b.batches - a.batches);
-	if (US_ARCH_PATCHES_CODE) {
+	if (T_PATCHES_CODE) {
 		CHECK(b.call_sites >= 10000);
 		CHECK(b.jump_entries >= 10000);
 		CHECK_EQ(b.batches - a.batches, 2);
@@ -206,7 +207,7 @@ static void registration_runs_out(const char *plugin)
 		CHECK_EQ(static_call_update(mo_call, ta), 0);
 		CHECK_EQ(dlclose(h), 0);
 	}
-	CHECK(registered || !US_ARCH_PATCHES_CODE);
+	CHECK(registered || !T_PATCHES_CODE);
 	printf("registration: ran out of memory %ld times before it could "
 	       "complete; every time the plugin still called correctly\n", n - 2);
 }
@@ -217,12 +218,13 @@ int main(void)
 
 	test_beside_self(plugin, sizeof(plugin), "libmo_plugin.so");
 	big_object();
-	if (!US_ARCH_PATCHES_CODE)
-		return 0;	/* the generic build allocates nothing to fail */
+	/* The generic build allocates nothing that could fail. */
+	if (!T_PATCHES_CODE)
+		return T_EXIT_PASS;
 	dl_iterate_phdr(find_library, NULL);
 	CHECK(lib_end > lib_start);
 	update_runs_out();
 	registration_runs_out(plugin);
 	CHECK(failures > 0);
-	return 0;
+	return T_EXIT_PASS;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Builds test/census/body.c with every compiler and mode we support and
  * runs it: all results must be right in every build, and the census of
@@ -11,7 +12,7 @@
 #include <limits.h>
 #include <unistd.h>
 
-#include "arch.h"
+#include "helpers.h"
 #include "test.h"
 
 struct build {
@@ -89,7 +90,7 @@ int main(void)
 	long total = 0, found = 0;
 	int failed = 0, built = 0;
 
-	if (!US_ARCH_PATCHES_CODE || !defined_x86_64())
+	if (!T_PATCHES_CODE || !defined_x86_64())
 		SKIP("the census builds x86-64 code with the host compilers");
 	if (!have("objdump"))
 		SKIP("objdump missing");
@@ -134,5 +135,5 @@ int main(void)
 	CHECK(built > 0);
 	CHECK_EQ(failed, 0);
 	CHECK(found * 100 >= total * 95);
-	return 0;
+	return T_EXIT_PASS;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * "After static_call_update() returns and another thread observes that
  * (acquire), every call it starts lands in the new target." Worker threads
@@ -13,7 +14,7 @@
 #include <unistd.h>
 #include <ustatic.h>
 
-#include "arch.h"
+#include "helpers.h"
 #include "test.h"
 
 static int t0(int x) { return x + 0; }
@@ -94,8 +95,8 @@ int main(void)
 	       updates, checked, in_signal, wrong, st.call_sites, st.traps,
 	       st.late_traps);
 	CHECK_EQ(wrong, 0);
-	if (US_ARCH_PATCHES_CODE)
+	if (T_PATCHES_CODE)
 		CHECK(st.call_sites >= 3);
 	CHECK(in_signal > 0);
-	return 0;
+	return T_EXIT_PASS;
 }

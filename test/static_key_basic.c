@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: MIT */
 /* Truth table of likely/unlikely x defined true/false x enabled/disabled,
  * the kernel's counting rules, arrays, and the bytes at a branch site. */
 #include <ustatic.h>
 
-#include "arch.h"
+#include "helpers.h"
 #include "test.h"
 
 DEFINE_STATIC_KEY_TRUE(ktrue);
@@ -75,9 +76,9 @@ int main(void)
 	struct ustatic_stats st;
 	ustatic_get_stats(&st);
 	printf("jump entries %lu, batches %lu\n", st.jump_entries, st.batches);
-	if (US_ARCH_PATCHES_CODE) {
+	if (T_PATCHES_CODE) {
 		CHECK(st.jump_entries >= 8);
 		CHECK(st.batches >= 10);
 	}
-	return 0;
+	return T_EXIT_PASS;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Threads run branches on several keys while others flip them; every
  * branch outcome is checked against the key's state as observed before
@@ -83,5 +84,5 @@ int main(void)
 	       completed[0], checked, wrong);
 	CHECK_EQ(wrong, 0);
 	CHECK(checked > 0);
-	return 0;
+	return T_EXIT_PASS;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Hand-made patchable code for the engine tests, in the executable's own
  * text so a direct branch reaches everything:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ustatic_batch_begin/commit: 50 static calls and 50 keys, with thousands
  * of sites in all, change in one batch that costs the same number of sync
@@ -7,7 +8,7 @@
 #include <pthread.h>
 #include <ustatic.h>
 
-#include "arch.h"
+#include "helpers.h"
 #include "test.h"
 
 static int one(int x) { return x + 1; }
@@ -92,7 +93,7 @@ int main(void)
 	       "transaction of 50 calls + 50 keys: %lu sync rounds, %lu patches\n",
 	       c.call_sites, c.jump_entries, single, c.sync_rounds - a.sync_rounds,
 	       c.patches - a.patches);
-	if (US_ARCH_PATCHES_CODE) {
+	if (T_PATCHES_CODE) {
 		CHECK(c.call_sites >= 50 * 15);
 		CHECK_EQ(c.batches - a.batches, 1);
 		CHECK(single > 0);
@@ -123,5 +124,5 @@ int main(void)
 	CHECK(static_call_query(sc_0) == two);
 	CHECK_EQ(static_call_update(sc_0, one), 0);
 	CHECK_EQ(uses[0](0), expected(one, 1));
-	return 0;
+	return T_EXIT_PASS;
 }

@@ -1,7 +1,11 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * SIGTRAPs that are not ours behave as if ustatic were not installed: a
  * stray int3 or raise(SIGTRAP) kills with SIGTRAP when the previous action
  * was the default, and reaches the previous handler when there was one.
+ *
+ * White-box: installs the library's SIGTRAP handler again (src/trap.h) over
+ * one the test set, as happens when an application's comes first.
  */
 #include <signal.h>
 #include <sys/wait.h>
@@ -9,8 +13,8 @@
 #include <ustatic.h>
 
 #include "arch.h"
-#include "test.h"
 #include "trap.h"
+#include "test.h"
 
 static volatile int user_hits;
 
@@ -68,5 +72,5 @@ int main(void)
 	raise_trap();
 	CHECK_EQ(user_hits, 2);
 	CHECK(us_trap_usable());
-	return 0;
+	return T_EXIT_PASS;
 }

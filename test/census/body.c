@@ -1,9 +1,12 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The static-call census program: built by test/static_call_census.c with
  * gcc and clang (C and C++), -O0 to -O3, -Os and -flto, PIE, non-PIE and
  * static. It retargets its calls, checks every result, checks that each
  * inline site found now calls the target directly, and prints how many
  * markers found their site.
+ * White-box with CENSUS_INTERNALS (C builds): that check walks the
+ * registry (src/registry.h); the C++ builds use the public header only.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared between the multi-object test's executable, library and plugin. */
 #include <ustatic.h>
 

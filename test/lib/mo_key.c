@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The library that defines the static call and the key. */
 #include "mo.h"
 

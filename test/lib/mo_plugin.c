@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A dlopen'd plugin: calls the key and provides a target. */
 #include "mo.h"
 
