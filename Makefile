@@ -54,6 +54,18 @@ TEST_OBJ := $(TEST_SRC:test/%.c=$(B)/obj/test/%.o)
 HELPERS  := $(B)/obj/test/helpers.o
 TEST_LIBS := $(patsubst test/lib/%.c,$(B)/test/lib%.so,$(wildcard test/lib/*.c))
 
+# The sanitizer builds (test/check-all.sh) run the tests that depend
+# neither on code generation details (they build at -O1), nor on fork with
+# threads, valgrind or gdb. TSan runs those of the public API's promises.
+SAN_TESTS := static_call_basic static_call_stress static_key_basic \
+	static_key_stress transaction multi_object degraded_modes \
+	handler_mask trap_chain engine_unit engine_sync_rounds engine_stress \
+	engine_signal_nested insn_len_objdump hostile_mdwe hostile_seccomp_wx \
+	hostile_no_writer hostile_foreign_breakpoint hostile_shadow_stack \
+	hostile_thread_churn
+TSAN_TESTS := static_call_basic static_call_stress static_key_basic \
+	static_key_stress transaction multi_object
+
 all: $(B)/libustatic.so $(B)/libustatic.a $(B)/ustatic.pc
 
 # $(B)/NAME.stamp holds a value and is rewritten only when it changes, so
@@ -62,7 +74,7 @@ all: $(B)/libustatic.so $(B)/libustatic.a $(B)/ustatic.pc
 # Written as the Makefile is read, so that make -n and -q tell the truth.
 stamp = $(shell mkdir -p $(B) && echo '$(subst ','\'',$2)' | \
 	cmp -s - $(B)/$1.stamp || echo '$(subst ','\'',$2)' > $(B)/$1.stamp)
-ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(filter-out clean print-%,$(or $(MAKECMDGOALS),all)),)
 $(call stamp,flags,$(CC) $(CFLAGS) $(BASE) $(SOFLAGS))
 $(call stamp,pc,$(PREFIX) $(LIBDIR) $(INCDIR) $(VERSION))
 endif
@@ -122,6 +134,10 @@ check:
 # Just this build's suite.
 check-native: all tests
 	@test/run-tests.sh $(TESTS)
+
+# `make -s print-SAN_TESTS`: a variable's value (test/check-all.sh asks).
+print-%:
+	@echo '$($*)'
 
 run: all
 	$(MAKE) -s -C examples showcase

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `make check`: the whole test suite on every build we support, each with
 # its own count, then the total as the closing line.
 #   native   this machine's architecture (x86-64: the int3 engine)
@@ -13,36 +14,46 @@
 #            so int3 is unusable there and USTATIC_TRAPFREE=1 is what the
 #            library would fall back to anyway
 # The sanitizer suites run the tests that do not depend on code generation
-# details (-O1), fork with threads, valgrind or gdb.
+# details (-O1), fork with threads, valgrind or gdb. Which tests each suite
+# runs is the Makefile's: TESTS, SAN_TESTS and TSAN_TESTS.
+# Every build here has -Werror (WERROR=1): these are the compilers we chose.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 MAKE=${MAKE:-make}
 total_pass=0 total_fail=0 total_skip=0 broken=0
+
+# A Makefile variable; margs may quote values with spaces (CFLAGS='...'),
+# which eval keeps whole.
+mkvar() {	# NAME [make args]
+	eval "$MAKE --no-print-directory -s ${2:-} print-$1"
+}
 
 # suite NAME BUILD_DIR "make args" "environment for the run" [WRAPPER] [TESTS]
 suite() {
 	local name=$1 dir=$2 margs=$3 env=$4 wrapper=${5:-} only=${6:-} out tests
 	echo "=== $name"
-	# shellcheck disable=SC2086
 	if [ -n "$only" ]; then
 		tests=$(for t in $only; do printf '%s ' "$dir/test/$t"; done)
 	else
-		tests=tests
+		tests=$(mkvar TESTS "B=\"$dir\" $margs")
 	fi
-	# margs may quote values with spaces (CFLAGS='...'): eval keeps them whole.
-	if ! eval "$MAKE -s B=\"$dir\" $margs all $tests" >"$dir.build.log" 2>&1; then
+	if ! eval "$MAKE -s B=\"$dir\" WERROR=1 $margs all $tests" >"$dir.build.log" 2>&1 ||
+	   [ -z "$tests" ]; then
 		tail -n 40 "$dir.build.log"
 		echo "$name: BUILD FAILED"
 		broken=1
 		return
 	fi
+	# Each test's line as it finishes; the log keeps them for the count.
 	# shellcheck disable=SC2086
-	[ -n "$only" ] ||
-		tests=$(find "$dir/test" -maxdepth 1 -type f -executable ! -name '*.so' | sort)
-	# shellcheck disable=SC2086
-	TEST_WRAPPER="$wrapper" env $env test/run-tests.sh $tests >"$dir.test.log" 2>&1
-	cat "$dir.test.log"
+	TEST_WRAPPER="$wrapper" env $env test/run-tests.sh $tests 2>&1 |
+		tee "$dir.test.log"
 	out=$(tail -n 1 "$dir.test.log")
+	if [[ ! $out =~ ^[0-9]+\ passed,\ [0-9]+\ failed,\ [0-9]+\ skipped$ ]]; then
+		echo "$name: the test run did not finish"
+		broken=1
+		return
+	fi
 	read -r p _ f _ s _ <<<"${out//,/}"
 	echo "$name: $p passed, $f failed, $s skipped"
 	total_pass=$((total_pass + p)) total_fail=$((total_fail + f))
@@ -59,23 +70,25 @@ if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/
 else
 	echo "=== aarch64: skipped (needs gcc-aarch64-linux-gnu and qemu-user)"
 fi
-SAN_TESTS="static_call_basic static_call_stress static_key_basic static_key_stress
-	transaction multi_object degraded_modes handler_mask trap_chain engine_unit
-	engine_sync_rounds engine_stress engine_signal_nested insn_len_objdump
-	hostile_mdwe hostile_seccomp_wx hostile_no_writer hostile_foreign_breakpoint
-	hostile_shadow_stack hostile_thread_churn"
+SAN_TESTS=$(mkvar SAN_TESTS)
+TSAN_TESTS=$(mkvar TSAN_TESTS)
 SAN_FLAGS="-O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=all"
-for cc in gcc clang; do
-	command -v $cc >/dev/null || continue
-	suite asan-$cc build/asan-$cc \
-		"CC=$cc CFLAGS='-fsanitize=address,undefined $SAN_FLAGS'" \
-		"USTATIC_TEST_SCALE=20" "" "$SAN_TESTS"
-done
-if command -v clang >/dev/null; then
-	suite tsan build/tsan "CC=clang CFLAGS='-fsanitize=thread $SAN_FLAGS'" \
-		"USTATIC_TRAPFREE=1 USTATIC_TEST_SCALE=20 TSAN_OPTIONS=halt_on_error=1" "" \
-		"static_call_basic static_call_stress static_key_basic static_key_stress
-		transaction multi_object"
+# An empty list would make a sanitizer suite run every test.
+if [ -z "$SAN_TESTS" ] || [ -z "$TSAN_TESTS" ]; then
+	echo "=== sanitizers: the Makefile gave no SAN_TESTS or TSAN_TESTS"
+	broken=1
+else
+	for cc in gcc clang; do
+		command -v $cc >/dev/null || continue
+		suite asan-$cc build/asan-$cc \
+			"CC=$cc CFLAGS='-fsanitize=address,undefined $SAN_FLAGS'" \
+			"USTATIC_TEST_SCALE=20" "" "$SAN_TESTS"
+	done
+	if command -v clang >/dev/null; then
+		suite tsan build/tsan "CC=clang CFLAGS='-fsanitize=thread $SAN_FLAGS'" \
+			"USTATIC_TRAPFREE=1 USTATIC_TEST_SCALE=20 TSAN_OPTIONS=halt_on_error=1" "" \
+			"$TSAN_TESTS"
+	fi
 fi
 [ $broken -eq 0 ] || total_fail=$((total_fail + 1))
 echo "$total_pass passed, $total_fail failed, $total_skip skipped"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs each test executable in its own process with a time limit.
 # Exit 0 = pass, 77 = skipped, anything else (crash, signal, timeout) = fail.
 # Ends with the line "N passed, N failed, N skipped" and a non-zero status on any failure.
