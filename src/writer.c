@@ -1,19 +1,74 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "debug.h"
 #include "under_valgrind.h"
 #include "writer.h"
 
+/*
+ * Locking: every mutable variable of this file is guarded by the engine
+ * lock (us_engine_lock, src/lock.h; engine_mutex before it), which the
+ * engine holds around every us_writer_begin()/write()/end() of a batch.
+ * us_writer_init() runs once, from the library's pthread_once;
+ * us_writer_after_fork() in the child of fork(), whose one thread holds
+ * the engine lock (the atfork prepare handler took it); us_writer_force()
+ * from tests while no batch runs. `method` alone is also read without the
+ * lock (us_writer_method(): planning under the registry lock, stats), so
+ * it is a relaxed atomic, paired with nothing: a reader that sees the old
+ * method plans a batch that the engine, under the lock, writes with the
+ * new one or refuses.
+ */
 static int method = USTATIC_WRITE_MPROTECT;
-static int method_locked;	/* chosen by USTATIC_WRITE: no fallback */
+static int method_locked;	/* chosen by USTATIC_WRITE or a test: no fallback */
+
+/*
+ * The /proc/self/mem descriptor. Descriptors are the program's: it may
+ * close ours and reuse the number (daemons close everything at start-up
+ * and open their log files), and a child forked without our atfork
+ * handler (_Fork(), a raw clone()) inherits it still writing the parent's
+ * memory. So nothing is written through it unless it was proven just
+ * before to be the file we opened (fstat(): same device and inode, which
+ * stat("/proc/self/mem") gave right after the open) in the process that
+ * opened it (getpid()): both at the start of every batch, the file again
+ * before every write. A number that fails the proof is forgotten, never
+ * closed: it is the program's now. A descriptor that is gone is opened
+ * again.
+ *
+ * What remains possible: another thread closes our number and opens a
+ * file on it between that fstat() and the pwrite() (a window of a few
+ * hundred nanoseconds). The write then lands in the program's file, at an
+ * offset equal to a code address. The bytes are read back from our code
+ * after every write, so such a write is noticed and made again through a
+ * new descriptor (the batch stays right), but the stray one cannot be
+ * taken back. No system call writes read-only code of our own by address
+ * other than through a descriptor (process_vm_writev() honours page
+ * protections), so a check right before the write is the narrowest window
+ * available; a program that closes descriptors it does not own while its
+ * threads run breaks libc's own (syslog, nscd) the same way.
+ *
+ * Held from start-up: a program may enter a sandbox later that forbids
+ * opening it (no /proc, a seccomp or Landlock policy).
+ */
 static int mem_fd = -1;
+static pid_t mem_pid;		/* the process that opened it */
+static dev_t mem_dev;		/* what fstat() said then */
+static ino_t mem_ino;
+
+/*
+ * Times an open or a write is tried when another thread takes the
+ * descriptor from us between it and its proof, each time anew. Taking it
+ * once is a program closing what it does not own; four times in a row
+ * within microseconds is one doing nothing else: give up then.
+ */
+#define MEM_TRIES 4
 
 /* Page runs made writable by the open window, with their original prot. */
 struct page_run {
@@ -23,50 +78,131 @@ struct page_run {
 static struct page_run *runs;
 static size_t nruns;
 
-static void open_proc_mem(void)
+static int get_method(void)
+{
+	return __atomic_load_n(&method, __ATOMIC_RELAXED);
+}
+
+static void set_method(int m)
+{
+	__atomic_store_n(&method, m, __ATOMIC_RELAXED);
+}
+
+/* Whether fd names the file that /proc/self/mem names now; *st gets
+ * fd's identity. */
+static bool is_proc_self_mem(int fd, struct stat *st)
+{
+	struct stat now;
+
+	return !fstat(fd, st) && !stat("/proc/self/mem", &now) &&
+	       st->st_dev == now.st_dev && st->st_ino == now.st_ino;
+}
+
+/*
+ * Opens /proc/self/mem and records what proves it ours later. Another
+ * thread may close the new number and reuse it at once: it is ours only
+ * if it still names /proc/self/mem after the open; if not, it is
+ * forgotten (not closed) and opened again, a few times at most.
+ */
+static int open_mem(void)
+{
+	for (int i = 0; i < MEM_TRIES; i++) {
+		int fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+		struct stat st;
+
+		if (fd < 0)
+			return us_fail(-errno, "writer: cannot open /proc/self/mem");
+		if (is_proc_self_mem(fd, &st)) {
+			mem_fd = fd;
+			mem_pid = getpid();
+			mem_dev = st.st_dev;
+			mem_ino = st.st_ino;
+			return 0;
+		}
+	}
+	return us_fail(-EBADF, "writer: /proc/self/mem descriptors are "
+		       "closed as soon as opened");
+}
+
+/* Whether mem_fd still is the file we opened: not closed, not reused. */
+static bool mem_fd_same_file(void)
+{
+	struct stat st;
+
+	return mem_fd >= 0 && !fstat(mem_fd, &st) &&
+	       st.st_dev == mem_dev && st.st_ino == mem_ino;
+}
+
+/* Forgets mem_fd without closing it (it is not ours) and opens anew. */
+static int reopen_mem(void)
 {
 	if (mem_fd >= 0)
-		close(mem_fd);
-	mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
-	if (mem_fd < 0)
-		us_log("writer: cannot open /proc/self/mem: %s", strerror(errno));
+		us_log("writer: descriptor %d is no longer our /proc/self/mem "
+		       "(closed or reused by the program); opening a new one",
+		       mem_fd);
+	mem_fd = -1;
+	return open_mem();
+}
+
+/* Makes mem_fd a descriptor of this process's own memory, or fails. */
+static int own_mem_fd(void)
+{
+	bool same = mem_fd_same_file();
+
+	if (same && mem_pid == getpid())
+		return 0;
+	if (!same)
+		return reopen_mem();
+	/* Ours, inherited by a fork: it writes the parent's memory. */
+	us_log("writer: /proc/self/mem descriptor inherited from process %d; "
+	       "opening our own", (int)mem_pid);
+	close(mem_fd);
+	mem_fd = -1;
+	return open_mem();
 }
 
 void us_writer_init(void)
 {
 	const char *e = getenv("USTATIC_WRITE");
+	int m = USTATIC_WRITE_MPROTECT;
 
-	open_proc_mem();
 	if (!e || !*e || !strcmp(e, "auto"))
-		method = USTATIC_WRITE_MPROTECT;
+		m = USTATIC_WRITE_MPROTECT;
 	else if (!strcmp(e, "mprotect"))
-		method = USTATIC_WRITE_MPROTECT, method_locked = 1;
+		m = USTATIC_WRITE_MPROTECT, method_locked = 1;
 	else if (!strcmp(e, "procmem"))
-		method = USTATIC_WRITE_PROCMEM, method_locked = 1;
+		m = USTATIC_WRITE_PROCMEM, method_locked = 1;
 	else if (!strcmp(e, "none"))
-		method = USTATIC_WRITE_NONE, method_locked = 1;
+		m = USTATIC_WRITE_NONE, method_locked = 1;
 	else
 		us_log("writer: unknown USTATIC_WRITE=%s, using auto", e);
-	if (method == USTATIC_WRITE_PROCMEM && mem_fd < 0)
-		method = USTATIC_WRITE_NONE;
+	/* Needed by procmem, and by mprotect when it may fall back. */
+	if (m == USTATIC_WRITE_PROCMEM ||
+	    (m == USTATIC_WRITE_MPROTECT && !method_locked))
+		open_mem();
+	if (m == USTATIC_WRITE_PROCMEM && mem_fd < 0)
+		m = USTATIC_WRITE_NONE;
+	set_method(m);
 }
 
 void us_writer_after_fork(void)
 {
+	/* Our copy writes the parent: the child gets its own right away,
+	 * before it may enter a sandbox that forbids opening one. */
 	if (mem_fd >= 0)
-		open_proc_mem();
+		own_mem_fd();
 }
 
 int us_writer_method(void)
 {
-	return method;
+	return get_method();
 }
 
 int us_writer_force(int m)
 {
-	if (m == USTATIC_WRITE_PROCMEM && mem_fd < 0)
+	if (m == USTATIC_WRITE_PROCMEM && own_mem_fd())
 		return -EINVAL;
-	method = m;
+	set_method(m);
 	method_locked = 1;
 	return 0;
 }
@@ -219,18 +355,6 @@ static int open_runs(void)
 	return 0;
 }
 
-/* Checks that /proc/self/mem really writes, with a same-value write. */
-static int probe_proc_mem(uintptr_t at)
-{
-	uint8_t b = *(volatile uint8_t *)at;
-
-	if (mem_fd < 0)
-		return -EPERM;
-	if (pwrite(mem_fd, &b, 1, (off_t)at) != 1)
-		return -errno;
-	return 0;
-}
-
 static void free_runs(void)
 {
 	free(runs);
@@ -238,11 +362,57 @@ static void free_runs(void)
 	nruns = 0;
 }
 
-int us_writer_begin(const struct us_range *r, size_t n)
+/* Whether the code at dst holds src: a write through a descriptor that
+ * was taken from us went elsewhere. Reads text: no TSan shadow there. */
+__attribute__((no_sanitize("thread"), noinline))
+static bool holds(const volatile uint8_t *dst, const uint8_t *src, size_t len)
 {
+	for (size_t i = 0; i < len; i++)
+		if (dst[i] != src[i])
+			return false;
+	return true;
+}
+
+/*
+ * A pwrite() through a descriptor proven ours just before, and checked
+ * after: 0, -EAGAIN when the descriptor was taken from us (the write went
+ * elsewhere or nowhere; mem_fd is then forgotten) or could not be opened
+ * again, or the error of a write our own descriptor refused.
+ */
+static int pwrite_mem(const void *src, size_t len, void *dst)
+{
+	ssize_t n;
 	int err;
 
-	if (method == USTATIC_WRITE_MPROTECT) {
+	if (!mem_fd_same_file() && reopen_mem())
+		return -EAGAIN;
+	n = pwrite(mem_fd, src, len, (off_t)(uintptr_t)dst);
+	err = n < 0 ? -errno : -EIO;
+	if (n == (ssize_t)len && holds(dst, src, len))
+		return 0;
+	if (mem_fd_same_file())
+		return err;
+	return -EAGAIN;
+}
+
+/* pwrite_mem() again, through a new descriptor each time, while the
+ * program keeps taking ours. */
+static int write_mem(void *dst, const void *src, size_t len)
+{
+	int err = -EAGAIN;
+
+	for (int i = 0; i < MEM_TRIES && err == -EAGAIN; i++)
+		err = pwrite_mem(src, len, dst);
+	if (err == -EAGAIN)
+		err = -EBADF;
+	return err ? us_fail(err, "writer: pwrite(/proc/self/mem)") : 0;
+}
+
+int us_writer_begin(const struct us_range *r, size_t n)
+{
+	int m = get_method(), err;
+
+	if (m == USTATIC_WRITE_MPROTECT) {
 		err = plan_runs(r, n);
 		if (!err)
 			err = open_runs();
@@ -253,15 +423,25 @@ int us_writer_begin(const struct us_range *r, size_t n)
 			return us_fail(err, "writer: mprotect(RWX)");
 		us_log("writer: mprotect(RWX) refused (W^X policy?), "
 		       "switching to /proc/self/mem");
-		method = mem_fd >= 0 ? USTATIC_WRITE_PROCMEM : USTATIC_WRITE_NONE;
+		m = own_mem_fd() ? USTATIC_WRITE_NONE : USTATIC_WRITE_PROCMEM;
+		set_method(m);
 	}
-	if (method == USTATIC_WRITE_PROCMEM) {
-		err = n ? probe_proc_mem(r[0].start) : 0;
+	if (m == USTATIC_WRITE_PROCMEM) {
+		/* Lost or inherited since the last batch: nothing written. */
+		if (own_mem_fd())
+			return us_fail(-EPERM, "writer: no /proc/self/mem "
+				       "descriptor of our own for this batch");
+		/* Whether the kernel lets us write (proc_mem.force_override):
+		 * the same value back, through a descriptor of our own. */
+		err = n ? write_mem((void *)r[0].start, (void *)r[0].start, 1) : 0;
 		if (!err)
 			return 0;
-		us_fail(err, "writer: /proc/self/mem write");
+		if (err == -EBADF)
+			return us_fail(-EPERM, "writer: our /proc/self/mem "
+				       "descriptor keeps being taken, this batch");
+		/* Our own descriptor refused: that is the kernel's policy. */
 		if (!method_locked)
-			method = USTATIC_WRITE_NONE;
+			set_method(USTATIC_WRITE_NONE);
 	}
 	return us_fail(-EPERM, "writer: no way to write code, live patching off");
 }
@@ -288,9 +468,11 @@ static void store_bytes(volatile uint8_t *dst, const uint8_t *src, size_t len)
 
 int us_writer_write(void *dst, const void *src, size_t len)
 {
-	if (method == USTATIC_WRITE_PROCMEM) {
-		if (pwrite(mem_fd, src, len, (off_t)(uintptr_t)dst) != (ssize_t)len)
-			return us_fail(-errno ? -errno : -EIO, "writer: pwrite");
+	if (get_method() == USTATIC_WRITE_PROCMEM) {
+		int err = write_mem(dst, src, len);
+
+		if (err)
+			return err;
 	} else {
 		store_bytes(dst, src, len);
 	}
@@ -300,7 +482,7 @@ int us_writer_write(void *dst, const void *src, size_t len)
 
 void us_writer_end(void)
 {
-	if (method == USTATIC_WRITE_MPROTECT)
+	if (get_method() == USTATIC_WRITE_MPROTECT)
 		restore_runs(nruns);
 	free_runs();
 }
