@@ -2,16 +2,29 @@
 /*
  * Signal masks that would make an int3 fatal, read from /proc (threads)
  * and sigaction() (handlers). See sigmask.h.
+ *
+ * Fail closed: what cannot be read or parsed counts as blocking SIGTRAP.
+ * A wrong "not blocking" lets an int3 kill the process; a wrong "blocking"
+ * costs a trap-free batch or -EDEADLK. Only a thread that is gone (it
+ * exited between the listing and the read: ENOENT, ESRCH) or dead (a
+ * zombie runs no code) counts as not blocking without its mask.
+ *
+ * No mutable file-scope state: everything lives on the caller's stack,
+ * so these may run under whichever lock the caller holds (the engine
+ * lock while a batch is applied, the registry lock while one is planned).
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "debug.h"
 #include "sigmask.h"
 #include "sync.h"
 #include "under_valgrind.h"
@@ -27,59 +40,184 @@ enum trap_mask { TRAP_OK, TRAP_BLOCKED_BRIEFLY, TRAP_BLOCKED };
 
 #define SIG_BIT(n) (1ULL << ((n) - 1))
 #define LIBC_INTERNAL_SIGNALS (SIG_BIT(32) | SIG_BIT(33))
-#define BRIEF_MAX 64		/* threads in libc's transient state we follow */
 
-/* Reads a signal mask line ("SigBlk:", "SigCgt:") of a /proc status
- * file into *mask; false if there is none (e.g. the thread has exited). */
-static bool status_mask(const char *path, const char *field,
-			unsigned long long *mask)
+/*
+ * Waiting for threads in libc's passing masks. Such a thread runs a short
+ * stretch of libc (thread start-up or exit) and then unblocks, once it
+ * has a CPU. On a busy machine it may wait for one far longer than it
+ * runs (a runnable thread behind others, under a sanitizer, in a VM), and
+ * an update right after pthread_create() must not fail for that. So a
+ * thread is waited for as long as it is runnable, and counts as blocking
+ * only when
+ *   - it has been seen asleep (neither running nor runnable) with that
+ *     mask for BRIEF_ASLEEP_NS in all: libc does not sleep there beyond a
+ *     moment (a lock its creator holds while it sets the new thread up),
+ *     so this is a mask made with the raw system call that stays (a
+ *     sanitizer's background thread has one);
+ *   - or BRIEF_MAX_NS have passed: a thread that runs that long with the
+ *     mask is not in libc's start-up either, and no update waits longer.
+ *     Ten times the worst scheduling delay seen under load (ASan, load ~7
+ *     on 2 CPUs: a fixed 200 ms was not enough).
+ * Polls start at POLL_FIRST_NS (a thread starting on an idle machine is
+ * done in microseconds) and double up to POLL_MAX_NS, so that the waiting
+ * takes little CPU from the thread it waits for.
+ */
+#define BRIEF_ASLEEP_NS (200 * 1000 * 1000L)
+#define BRIEF_MAX_NS (2000 * 1000 * 1000L)
+#define POLL_FIRST_NS (50 * 1000L)
+#define POLL_MAX_NS (10 * 1000 * 1000L)
+#define BRIEF_MAX 64		/* followed at once; more: scanned again after */
+
+/* What one read of a /proc status file gave. */
+struct status {
+	char state;			/* State: R, S, D, T, Z, X... */
+	unsigned long long sigblk, sigcgt;
+	unsigned fields;		/* ST_* seen */
+};
+enum { ST_STATE = 1, ST_SIGBLK = 2, ST_SIGCGT = 4 };
+
+/* A thread followed while libc holds its signals. */
+struct brief {
+	long tid;
+	long asleep_ns;			/* seen asleep with the mask, in all */
+};
+
+/* Parses a mask line's hex value; false if it is not one. */
+static bool parse_mask(const char *s, unsigned long long *mask)
 {
-	char buf[2048], *l;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	char *end;
 
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	l = strstr(buf, field);
-	if (!l)
-		return false;
-	*mask = strtoull(l + strlen(field), NULL, 16);
+	errno = 0;
+	*mask = strtoull(s, &end, 16);
+	return !errno && end != s && !*end;
+}
+
+/* Takes the fields we read from one line; false if one is malformed. */
+static bool parse_line(const char *l, struct status *st)
+{
+	if (!strncmp(l, "State:", 6)) {
+		st->state = l[6 + strspn(l + 6, " \t")];
+		st->fields |= ST_STATE;
+	} else if (!strncmp(l, "SigBlk:", 7)) {
+		if (!parse_mask(l + 7, &st->sigblk))
+			return false;
+		st->fields |= ST_SIGBLK;
+	} else if (!strncmp(l, "SigCgt:", 7)) {
+		if (!parse_mask(l + 7, &st->sigcgt))
+			return false;
+		st->fields |= ST_SIGCGT;
+	}
 	return true;
 }
 
-static enum trap_mask thread_trap_mask(long tid)
+/*
+ * Reads a /proc status file into st, however long it is: the Groups: line
+ * alone may hold 65,536 groups. Lines longer than the buffer are skipped
+ * (no field we read is). 0; -ENOENT or -ESRCH when the task is gone;
+ * -EINVAL when a field we read is malformed; else the -errno of the
+ * open or the read.
+ */
+static int read_status(const char *path, struct status *st)
 {
-	char path[64];
-	unsigned long long blocked;
+	char buf[1024];
+	size_t len = 0;
+	bool skipping = false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/status", tid);
-	if (!status_mask(path, "\nSigBlk:", &blocked) ||
-	    !(blocked & SIG_BIT(SIGTRAP)))
-		return TRAP_OK;
-	return blocked & LIBC_INTERNAL_SIGNALS ? TRAP_BLOCKED_BRIEFLY : TRAP_BLOCKED;
+	memset(st, 0, sizeof(*st));
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		char *line = buf, *nl;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? -errno : err;
+			break;
+		}
+		len += (size_t)n;
+		while ((nl = memchr(line, '\n', (size_t)(buf + len - line)))) {
+			*nl = 0;
+			if (!skipping && !parse_line(line, st))
+				err = -EINVAL;
+			skipping = false;
+			line = nl + 1;
+		}
+		len = (size_t)(buf + len - line);
+		memmove(buf, line, len);
+		if (len == sizeof(buf) - 1) {	/* a line longer than buf */
+			skipping = true;
+			len = 0;
+		}
+	}
+	close(fd);
+	return err;
 }
 
-/* Scans every thread; collects those in libc's transient state. */
-static enum trap_mask scan_threads(long *brief, int *nbrief)
+static enum trap_mask thread_trap_mask(long tid, char *state)
+{
+	char path[64];
+	struct status st;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/status", tid);
+	err = read_status(path, &st);
+	if (err == -ENOENT || err == -ESRCH)
+		return TRAP_OK;			/* exited since the listing */
+	if (!err && !(st.fields & ST_SIGBLK))
+		err = -EINVAL;
+	if (err) {
+		us_log("sigmask: cannot read the signal mask of thread %ld "
+		       "(%s): counted as blocking SIGTRAP", tid, strerror(-err));
+		return TRAP_BLOCKED;
+	}
+	*state = st.state;
+	if (st.state == 'Z' || st.state == 'X')
+		return TRAP_OK;			/* exited, not reaped yet */
+	if (!(st.sigblk & SIG_BIT(SIGTRAP)))
+		return TRAP_OK;
+	return st.sigblk & LIBC_INTERNAL_SIGNALS ? TRAP_BLOCKED_BRIEFLY
+						 : TRAP_BLOCKED;
+}
+
+/* Scans every thread; collects those in libc's passing state (*more:
+ * some were left out). */
+static enum trap_mask scan_threads(struct brief *b, int *nb, bool *more)
 {
 	DIR *d = opendir("/proc/self/task");
-	struct dirent *de;
 	enum trap_mask worst = TRAP_OK;
 
-	*nbrief = 0;
-	if (!d)
-		return TRAP_OK;
-	while (worst != TRAP_BLOCKED && (de = readdir(d))) {
-		long tid = atol(de->d_name);
-		enum trap_mask m = tid > 0 ? thread_trap_mask(tid) : TRAP_OK;
+	*nb = 0;
+	*more = false;
+	if (!d) {
+		us_log("sigmask: cannot list threads (/proc/self/task: %s): "
+		       "counted as blocking SIGTRAP", strerror(errno));
+		return TRAP_BLOCKED;
+	}
+	while (worst != TRAP_BLOCKED) {
+		struct dirent *de;
+		long tid;
+		char state;
+		enum trap_mask m;
 
-		if (m == TRAP_BLOCKED_BRIEFLY && *nbrief < BRIEF_MAX)
-			brief[(*nbrief)++] = tid;
+		errno = 0;
+		if (!(de = readdir(d))) {
+			if (errno) {
+				us_log("sigmask: listing threads failed (%s): "
+				       "counted as blocking SIGTRAP", strerror(errno));
+				worst = TRAP_BLOCKED;
+			}
+			break;
+		}
+		if ((tid = atol(de->d_name)) <= 0)
+			continue;		/* "." and ".." */
+		m = thread_trap_mask(tid, &state);
+		if (m == TRAP_BLOCKED_BRIEFLY && *nb < BRIEF_MAX)
+			b[(*nb)++] = (struct brief){ tid, 0 };
+		else if (m == TRAP_BLOCKED_BRIEFLY)
+			*more = true;
 		if (m > worst)
 			worst = m;
 	}
@@ -87,24 +225,53 @@ static enum trap_mask scan_threads(long *brief, int *nbrief)
 	return worst;
 }
 
-/* Waits (up to ~200 ms) for the threads libc holds blocked to move on. */
-static enum trap_mask wait_brief(long *brief, int n)
+static long now_ns(void)
 {
-	for (int round = 0; n > 0 && round < 2000; round++) {
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+/* Follows b[0..n) until libc lets go of them; see BRIEF_ASLEEP_NS. */
+static enum trap_mask wait_brief(struct brief *b, int n, long start)
+{
+	long poll = POLL_FIRST_NS, last = now_ns();
+
+	while (n > 0) {
+		struct timespec nap = { 0, poll };
+		long t;
 		int k = 0;
 
-		usleep(100);
+		nanosleep(&nap, NULL);
+		t = now_ns();
 		for (int i = 0; i < n; i++) {
-			enum trap_mask m = thread_trap_mask(brief[i]);
+			char state = 0;
+			enum trap_mask m = thread_trap_mask(b[i].tid, &state);
 
 			if (m == TRAP_BLOCKED)
 				return TRAP_BLOCKED;
-			if (m == TRAP_BLOCKED_BRIEFLY)
-				brief[k++] = brief[i];
+			if (m == TRAP_OK)
+				continue;
+			if (state != 'R')
+				b[i].asleep_ns += t - last;
+			if (b[i].asleep_ns >= BRIEF_ASLEEP_NS) {
+				us_log("sigmask: thread %ld sleeps with every "
+				       "signal blocked", b[i].tid);
+				return TRAP_BLOCKED;
+			}
+			b[k++] = b[i];
 		}
 		n = k;
+		if (n && t - start >= BRIEF_MAX_NS) {
+			us_log("sigmask: thread %ld kept every signal blocked "
+			       "for %ld ms", b[0].tid, BRIEF_MAX_NS / 1000000);
+			return TRAP_BLOCKED;
+		}
+		last = t;
+		poll = poll * 2 < POLL_MAX_NS ? poll * 2 : POLL_MAX_NS;
 	}
-	return n ? TRAP_BLOCKED_BRIEFLY : TRAP_OK;
+	return TRAP_OK;
 }
 
 /*
@@ -114,14 +281,16 @@ static enum trap_mask wait_brief(long *brief, int n)
  */
 int us_sigtrap_masked_by_handler(void)
 {
-	/* SigCgt: the signals that have a handler, so only those are read. */
-	unsigned long long caught;
-	bool known = status_mask("/proc/self/status", "\nSigCgt:", &caught);
+	/* SigCgt: the signals that have a handler, so only those are read;
+	 * without it, every signal is. */
+	struct status st;
+	bool known = !read_status("/proc/self/status", &st) &&
+		     (st.fields & ST_SIGCGT);
 
 	for (int sig = 1; sig <= SIGRTMAX && sig <= 64; sig++) {
 		struct sigaction sa;
 
-		if (known && !(caught & SIG_BIT(sig)))
+		if (known && !(st.sigcgt & SIG_BIT(sig)))
 			continue;
 		/* valgrind keeps the last real-time signal for itself. */
 		if (sig == SIGTRAP || us_sync_owns_signal(sig) ||
@@ -139,11 +308,18 @@ int us_sigtrap_masked_by_handler(void)
 
 bool us_sigtrap_blocked_by_thread(void)
 {
-	long brief[BRIEF_MAX];
-	int nbrief;
-	enum trap_mask m = scan_threads(brief, &nbrief);
+	struct brief b[BRIEF_MAX];
+	long start = now_ns();
+	enum trap_mask m;
+	bool more;
+	int n;
 
-	if (m == TRAP_BLOCKED_BRIEFLY)
-		m = wait_brief(brief, nbrief);
+	/* Threads beyond BRIEF_MAX in libc's state: those followed first,
+	 * then everyone again. */
+	do {
+		m = scan_threads(b, &n, &more);
+		if (m == TRAP_BLOCKED_BRIEFLY)
+			m = wait_brief(b, n, start);
+	} while (m == TRAP_OK && more);
 	return m != TRAP_OK;
 }

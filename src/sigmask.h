@@ -10,8 +10,9 @@
 
 #include <stdbool.h>
 
-/* Whether a thread blocks SIGTRAP now (libc's brief start/exit masks are
- * waited out, up to ~200 ms). */
+/* Whether a thread blocks SIGTRAP now, or its mask cannot be read. libc's
+ * passing start/exit masks are waited out while the thread can run (up
+ * to 2 s; 200 ms asleep). */
 bool us_sigtrap_blocked_by_thread(void);
 
 /* A signal whose handler blocks SIGTRAP while it runs, or 0. */
