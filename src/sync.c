@@ -4,6 +4,7 @@
 #include <linux/membarrier.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -14,12 +15,62 @@
 #include "debug.h"
 #include "sync.h"
 
-#define ACK_TIMEOUT_NS 1000000000L
+/*
+ * The signal broadcast, used without membarrier: every other thread is
+ * sent the sync signal, runs a serializing instruction in its handler and
+ * acknowledges.
+ *
+ * ACK_TIMEOUT_NS: a handler only needs its thread to get a CPU, which
+ * takes well under a second even on a loaded machine; a thread that
+ * blocks the signal never acknowledges, and then an update fails with
+ * -ETIMEDOUT after this long rather than hanging.
+ *
+ * ROUND_FIRST_NS: a thread that exits after being signalled and before
+ * handling it (libc blocks every signal on the way out) never
+ * acknowledges either. So when a round has not completed after this long,
+ * a new one goes to the threads listed again (an exited one is no longer
+ * there), and each round waits twice as long as the one before, so that
+ * few are sent. A thread that only lacked a CPU handles every pending
+ * signal, the current round's included, once it runs.
+ *
+ * DEFAULT_SYNC_SIGNAL: a real-time signal queues rather than merges;
+ * glibc keeps the first ones for itself, programs count theirs up from
+ * SIGRTMIN, and valgrind takes SIGRTMAX.
+ */
+#define ACK_TIMEOUT_NS (1000 * 1000 * 1000L)
+#define ROUND_FIRST_NS (10 * 1000 * 1000L)
+#define DEFAULT_SYNC_SIGNAL (SIGRTMAX - 1)
 
+/*
+ * Locking: the engine lock (us_engine_lock, src/lock.h; engine_mutex
+ * before it) is held around every us_sync_cores() call of a batch, and
+ * guards every plain variable below; us_sync_init() runs once, from the
+ * library's pthread_once; us_sync_force() from tests while no batch runs.
+ */
+static int membarrier_ok;	/* registered at start-up */
+static int method_locked;	/* chosen by USTATIC_SYNC or a test: no fallback */
+static uint32_t round_tag;	/* the current round's, in its signals' si_value */
+static pid_t self_pid;		/* sender fields of the round's signals */
+static uid_t self_uid;
+
+/* Written under the engine lock, read without it (stats, and the
+ * handler-mask check while a batch is planned): relaxed atomics, paired
+ * with nothing. A stale method only makes the stats lag; a stale
+ * sync_signal of 0 only makes that check read our handler's mask, which
+ * is empty. */
 static int method = USTATIC_SYNC_NONE;
-static int membarrier_ok;
-static int sync_signal;
-static unsigned long acks;	/* incremented by every acknowledging thread */
+static int sync_signal;		/* 0 until our handler is installed */
+
+/*
+ * The current round's acknowledgements: its tag in the high 32 bits, the
+ * threads that acknowledged it in the low 32. A handler adds one only if
+ * its signal carries that tag, so a signal left pending by an earlier
+ * round (its thread blocked the signal then) counts for nothing when it
+ * is handled later. The handler's release compare-and-swap, made after
+ * its serializing instruction, pairs with the acquire load in acked();
+ * the round's seq_cst store of a new tag comes before its first signal.
+ */
+static uint64_t round_acks;
 
 static int membarrier(int cmd)
 {
@@ -41,55 +92,107 @@ static void register_membarrier(void)
 	membarrier_ok = 1;
 }
 
-static void on_sync_signal(int sig, siginfo_t *si, void *uc)
+static int get_method(void)
 {
-	(void)sig, (void)si, (void)uc;
-	us_arch_serialize();
-	__atomic_fetch_add(&acks, 1, __ATOMIC_RELEASE);
+	return __atomic_load_n(&method, __ATOMIC_RELAXED);
 }
 
+static void set_method(int m)
+{
+	__atomic_store_n(&method, m, __ATOMIC_RELAXED);
+}
+
+/* Acknowledges the round whose tag the signal carries, if still current.
+ * Lock-free: async-signal-safe. */
+static void on_sync_signal(int sig, siginfo_t *si, void *uc)
+{
+	uint64_t tag = (uint32_t)si->si_value.sival_int;
+	uint64_t s = __atomic_load_n(&round_acks, __ATOMIC_RELAXED);
+
+	(void)sig, (void)uc;
+	us_arch_serialize();
+	while (s >> 32 == tag &&
+	       !__atomic_compare_exchange_n(&round_acks, &s, s + 1, true,
+					    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		;
+}
+
+/* Whether sa is a handler of the program's (not the default, not ignore). */
+static bool has_handler(const struct sigaction *sa)
+{
+	return (sa->sa_flags & SA_SIGINFO) ||
+	       (sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN);
+}
+
+/*
+ * Installs the sync signal's handler, unless the program handles that
+ * signal itself (it could install one between our look and ours: no
+ * system call compares and swaps a disposition). Its mask is empty: a
+ * thread inside it must not look, to the engine's check of masks before
+ * a batch, like one that blocks SIGTRAP.
+ */
 static int install_signal(void)
 {
-	struct sigaction sa;
 	const char *e = getenv("USTATIC_SYNC_SIGNAL");
+	int sig = e ? atoi(e) : DEFAULT_SYNC_SIGNAL;
+	struct sigaction sa, old;
 
-	if (sync_signal)
+	if (__atomic_load_n(&sync_signal, __ATOMIC_RELAXED))
 		return 0;
-	sync_signal = e ? atoi(e) : SIGRTMAX - 1;
+	if (sigaction(sig, NULL, &old))
+		return us_fail(-errno, "sync: sync signal");
+	if (has_handler(&old)) {
+		us_log("sync: signal %d has the program's handler", sig);
+		return -EBUSY;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sync_signal;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
-	sigfillset(&sa.sa_mask);
-	if (sigaction(sync_signal, &sa, NULL)) {
-		sync_signal = 0;
-		return -errno;
-	}
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, NULL))
+		return us_fail(-errno, "sync: sync signal");
+	__atomic_store_n(&sync_signal, sig, __ATOMIC_RELAXED);
 	return 0;
+}
+
+/* Whether our handler is still the sync signal's: a program's handler
+ * would be sent signals it never asked for. */
+static bool handler_still_ours(void)
+{
+	struct sigaction cur;
+
+	return !sigaction(sync_signal, NULL, &cur) &&
+	       (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_sync_signal;
 }
 
 void us_sync_init(void)
 {
 	const char *e = getenv("USTATIC_SYNC");
+	int m;
 
 	register_membarrier();
 	if (e && !strcmp(e, "signal"))
-		method = USTATIC_SYNC_SIGNAL;
-	else if (e && !strcmp(e, "membarrier") && !membarrier_ok)
-		method = USTATIC_SYNC_NONE;
+		m = USTATIC_SYNC_SIGNAL, method_locked = 1;
+	else if (e && !strcmp(e, "membarrier"))
+		m = membarrier_ok ? USTATIC_SYNC_MEMBARRIER : USTATIC_SYNC_NONE,
+		method_locked = 1;
 	else
-		method = membarrier_ok ? USTATIC_SYNC_MEMBARRIER : USTATIC_SYNC_SIGNAL;
-	if (method == USTATIC_SYNC_SIGNAL && install_signal())
-		method = USTATIC_SYNC_NONE;
+		m = membarrier_ok ? USTATIC_SYNC_MEMBARRIER : USTATIC_SYNC_SIGNAL;
+	if (m == USTATIC_SYNC_SIGNAL && install_signal())
+		m = USTATIC_SYNC_NONE;
+	set_method(m);
 }
 
 bool us_sync_owns_signal(int sig)
 {
-	return sync_signal && sig == sync_signal;
+	int s = __atomic_load_n(&sync_signal, __ATOMIC_RELAXED);
+
+	return s && sig == s;
 }
 
 int us_sync_method(void)
 {
-	return method;
+	return get_method();
 }
 
 int us_sync_force(int m)
@@ -98,27 +201,43 @@ int us_sync_force(int m)
 		return -EINVAL;
 	if (m == USTATIC_SYNC_SIGNAL && install_signal())
 		return -EINVAL;
-	method = m;
+	set_method(m);
+	method_locked = 1;
 	return 0;
 }
 
-/* Calls fn(tid) for every thread but the caller; returns how many or -errno. */
+/*
+ * Calls fn(tid) for every thread but the caller. fn returns 0 (counted),
+ * > 0 (the thread is gone: not counted) or -errno (stop). Returns the
+ * count, or -errno: a listing that fails counts no thread as reached.
+ */
 static int for_each_other_thread(int (*fn)(pid_t tid))
 {
 	DIR *d = opendir("/proc/self/task");
 	pid_t self = (pid_t)syscall(SYS_gettid);
-	struct dirent *de;
 	int n = 0;
 
 	if (!d)
 		return -errno;
-	while ((de = readdir(d))) {
-		pid_t tid = (pid_t)atoi(de->d_name);
+	for (;;) {
+		struct dirent *de;
+		pid_t tid;
+		int r;
 
+		errno = 0;
+		if (!(de = readdir(d))) {
+			if (errno)
+				n = -errno;
+			break;
+		}
+		tid = (pid_t)atoi(de->d_name);
 		if (tid <= 0 || tid == self)
 			continue;
-		if (!fn || fn(tid) == 0)
-			n++;
+		if ((r = fn ? fn(tid) : 0) < 0) {
+			n = r;
+			break;
+		}
+		n += !r;
 	}
 	closedir(d);
 	return n;
@@ -131,62 +250,118 @@ int us_thread_count(void)
 	return n < 0 ? n : n + 1;
 }
 
+/* Sends the sync signal tagged with the current round. */
 static int send_sync_signal(pid_t tid)
 {
-	return (int)syscall(SYS_tgkill, getpid(), tid, sync_signal);
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	si.si_signo = sync_signal;
+	si.si_code = SI_QUEUE;
+	si.si_pid = self_pid;
+	si.si_uid = self_uid;
+	si.si_value.sival_int = (int)round_tag;
+	if (!syscall(SYS_rt_tgsigqueueinfo, self_pid, tid, sync_signal, &si))
+		return 0;
+	return errno == ESRCH ? 1 : -errno;	/* ESRCH: it exited */
 }
 
-static long elapsed_ns(const struct timespec *t0)
+/* Starts a round: a new tag, then a signal to every other thread.
+ * Returns how many were sent one, or -errno. */
+static int send_round(void)
+{
+	round_tag++;
+	__atomic_store_n(&round_acks, (uint64_t)round_tag << 32, __ATOMIC_SEQ_CST);
+	self_pid = getpid();
+	self_uid = getuid();
+	return for_each_other_thread(send_sync_signal);
+}
+
+static uint32_t acked(void)
+{
+	return (uint32_t)__atomic_load_n(&round_acks, __ATOMIC_ACQUIRE);
+}
+
+static long now_ns(void)
 {
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000000000L + (t.tv_nsec - t0->tv_nsec);
+	return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+/* Rounds until one is acknowledged by every thread it reached; see
+ * ACK_TIMEOUT_NS and ROUND_FIRST_NS. */
+static int sync_by_signal(void)
+{
+	long start = now_ns(), window = ROUND_FIRST_NS;
+
+	if (!handler_still_ours())
+		return us_fail(-EBUSY, "sync: the program replaced the sync "
+			       "signal's handler");
+	us_arch_serialize();
+	for (;;) {
+		long round_start = now_ns(), t;
+		int sent = send_round();
+
+		if (sent < 0)
+			return us_fail(sent, "sync: signalling the threads");
+		while (acked() < (uint32_t)sent) {
+			t = now_ns();
+			if (t - start >= ACK_TIMEOUT_NS)
+				return us_fail(-ETIMEDOUT, "sync: a thread did "
+					       "not acknowledge the sync signal "
+					       "(blocked?)");
+			if (t - round_start >= window)
+				break;
+			sched_yield();
+		}
+		if (acked() >= (uint32_t)sent)
+			return 0;
+		window *= 2;
+	}
+}
+
+/* Only safe while no other thread exists: nothing reaches other cores. */
+static int sync_alone(void)
+{
+	if (us_thread_count() != 1)
+		return us_fail(-EOPNOTSUPP, "sync: no cross-core "
+			       "serialization and other threads exist");
+	us_arch_serialize();
+	return 0;
 }
 
 /*
- * Signal broadcast: every other thread runs a serializing instruction in
- * its handler and acknowledges. A thread that blocks the signal, or exits
- * before handling it, never acknowledges: the round times out.
+ * membarrier() failed although it was registered at start-up: a seccomp
+ * filter installed since (sandboxes do that) denies it. Falls back for
+ * good to the signal broadcast, or, if the program handles that signal,
+ * to nothing (patching then only while single-threaded).
  */
-static int sync_by_signal(void)
+static int fall_back(int err)
 {
-	unsigned long start = __atomic_load_n(&acks, __ATOMIC_ACQUIRE);
-	struct timespec t0;
-	int sent;
-
-	us_arch_serialize();
-	sent = for_each_other_thread(send_sync_signal);
-	if (sent < 0)
-		return sent;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (__atomic_load_n(&acks, __ATOMIC_ACQUIRE) - start < (unsigned long)sent) {
-		if (elapsed_ns(&t0) > ACK_TIMEOUT_NS)
-			return us_fail(-ETIMEDOUT, "sync: a thread did not "
-				       "acknowledge the sync signal (blocked?)");
-		sched_yield();
-	}
-	return 0;
+	us_log("sync: membarrier failed (%s), the signal broadcast from now on",
+	       strerror(-err));
+	set_method(install_signal() ? USTATIC_SYNC_NONE : USTATIC_SYNC_SIGNAL);
+	return get_method() == USTATIC_SYNC_SIGNAL ? sync_by_signal() : sync_alone();
 }
 
 int us_sync_cores(void)
 {
 	int err = 0;
 
-	switch (method) {
+	switch (get_method()) {
 	case USTATIC_SYNC_MEMBARRIER:
-		if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE))
-			err = us_fail(-errno, "sync: membarrier");
+		if (!membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE))
+			break;
+		err = -errno;
+		err = method_locked ? us_fail(err, "sync: membarrier") : fall_back(err);
 		break;
 	case USTATIC_SYNC_SIGNAL:
 		err = sync_by_signal();
 		break;
 	default:
-		/* No way to reach other cores: only safe single-threaded. */
-		if (us_thread_count() != 1)
-			return us_fail(-EOPNOTSUPP, "sync: no cross-core "
-				       "serialization and other threads exist");
-		us_arch_serialize();
+		err = sync_alone();
 	}
 	if (!err)
 		US_COUNT(sync_rounds, 1);

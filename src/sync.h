@@ -15,7 +15,10 @@
 void us_sync_init(void);
 
 /* One serialization round on every thread. 0 or -errno (-ETIMEDOUT when a
- * thread did not acknowledge the signal in time). */
+ * thread did not acknowledge the signal in time; -EOPNOTSUPP when nothing
+ * reaches other threads and some exist). A membarrier() that fails (denied
+ * since start-up) switches to the signal broadcast for good, unless
+ * USTATIC_SYNC or us_sync_force() chose it. */
 int us_sync_cores(void);
 
 /* Number of threads in the process (from /proc/self/task), or -errno. */

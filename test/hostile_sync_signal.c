@@ -1,0 +1,126 @@
+/*
+ * The signal broadcast (the sync method without membarrier) counts only
+ * the acknowledgements of its own round, and its handler never blocks
+ * SIGTRAP.
+ *
+ *   stale    thread T blocks the sync signal, so a round times out and
+ *            leaves a signal pending in T. Then thread U blocks it too, and
+ *            T unblocks during the next round: T acknowledges twice (the
+ *            stale signal and the new one) while U never does. That round
+ *            must time out, not count T's stale acknowledgement for U's.
+ *   mask     the handler's sa_mask leaves SIGTRAP open: a thread inside it
+ *            when the engine reads the threads' masks before a batch
+ *            would otherwise look like one that blocks SIGTRAP (-EDEADLK,
+ *            or a trap-free batch, for no reason).
+ *
+ * Convinced it can fail: linked against src/sync.c of 1c2710d, the
+ * "stale" round returns 0 (T's two acknowledgements counted for T and U)
+ * and the mask check fails (the handler's mask was sigfillset()).
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+#include <ustatic.h>
+
+#include "sync.h"
+#include "test.h"
+
+static int sync_sig;
+static bool stop, t_ready, u_ready, u_block;
+static long t_unblock_at;	/* ms on now_ms()'s clock; 0: keep blocking */
+
+static long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void block_sync_signal(int how)
+{
+	sigset_t s;
+
+	sigemptyset(&s);
+	sigaddset(&s, sync_sig);
+	CHECK_EQ(pthread_sigmask(how, &s, NULL), 0);
+}
+
+static void *thread_t(void *arg)
+{
+	(void)arg;
+	block_sync_signal(SIG_BLOCK);
+	__atomic_store_n(&t_ready, true, __ATOMIC_RELEASE);
+	for (;;) {
+		long at = __atomic_load_n(&t_unblock_at, __ATOMIC_ACQUIRE);
+
+		if (at > 0 && now_ms() >= at)
+			break;
+		sched_yield();
+	}
+	block_sync_signal(SIG_UNBLOCK);
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED))
+		sched_yield();
+	return NULL;
+}
+
+static void *thread_u(void *arg)
+{
+	(void)arg;
+	__atomic_store_n(&u_ready, true, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&u_block, __ATOMIC_ACQUIRE))
+		sched_yield();
+	block_sync_signal(SIG_BLOCK);
+	__atomic_store_n(&u_ready, false, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED))
+		sched_yield();
+	return NULL;
+}
+
+int main(void)
+{
+	struct sigaction sa;
+	pthread_t t, u;
+	int err, failed = 0;
+
+	alarm(30);
+	if (us_sync_force(USTATIC_SYNC_SIGNAL))
+		SKIP("no signal broadcast here");
+	for (sync_sig = SIGRTMIN; sync_sig <= SIGRTMAX; sync_sig++)
+		if (us_sync_owns_signal(sync_sig))
+			break;
+	CHECK(sync_sig <= SIGRTMAX);
+
+	CHECK_EQ(sigaction(sync_sig, NULL, &sa), 0);
+	if (sigismember(&sa.sa_mask, SIGTRAP)) {
+		fprintf(stderr, "mask: the sync handler blocks SIGTRAP\n");
+		failed = 1;
+	}
+
+	CHECK_EQ(pthread_create(&t, NULL, thread_t, NULL), 0);
+	CHECK_EQ(pthread_create(&u, NULL, thread_u, NULL), 0);
+	while (!__atomic_load_n(&t_ready, __ATOMIC_ACQUIRE) ||
+	       !__atomic_load_n(&u_ready, __ATOMIC_ACQUIRE))
+		sched_yield();
+	CHECK_EQ(us_sync_cores(), -ETIMEDOUT);		/* T blocks */
+
+	__atomic_store_n(&u_block, true, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&u_ready, __ATOMIC_ACQUIRE))
+		sched_yield();
+	__atomic_store_n(&t_unblock_at, now_ms() + 300, __ATOMIC_RELEASE);
+	err = us_sync_cores();
+	printf("stale: a round with a thread that never acknowledged "
+	       "returned %d\n", err);
+	if (err != -ETIMEDOUT) {
+		fprintf(stderr, "stale: expected -ETIMEDOUT\n");
+		failed = 1;
+	}
+
+	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	pthread_join(u, NULL);
+	CHECK_EQ(us_sync_cores(), 0);
+	return failed;
+}
