@@ -114,7 +114,7 @@ int main(void)
 	for (int i = 0; i < 4; i++) {
 		if (cfg[i][0] == USTATIC_WRITE_PROCMEM && !test_procmem_ok())
 			continue;
-		int status = t_fork_run(run_config, (void *)cfg[i]);
+		int status = t_fork_run(run_config, (void *)cfg[i], 0);
 
 		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 			fprintf(stderr, "config %d failed (status 0x%x)\n", i, status);

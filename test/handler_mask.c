@@ -119,7 +119,7 @@ int main(void)
 
 	if (!T_USES_GUARDS)
 		SKIP("no int3 in this build");
-	status = t_fork_run(child, NULL);
+	status = t_fork_run(child, NULL, 0);
 	if (WIFSIGNALED(status))
 		fprintf(stderr, "child killed by signal %d\n", WTERMSIG(status));
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);

@@ -130,25 +130,42 @@ int t_wait(pid_t pid)
 	return status;
 }
 
-int t_fork_run(int (*fn)(void *), void *arg)
+int t_fork_run(int (*fn)(void *), void *arg, unsigned int secs)
 {
 	pid_t pid;
 
 	fflush(stdout);
 	pid = fork();
 	CHECK(pid >= 0);
-	if (pid == 0)
+	if (pid == 0) {
+		alarm(secs);
 		exit(fn(arg));
+	}
+	return t_wait(pid);
+}
+
+int t_run(const char *const env[], const char *const argv[])
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		for (; env && *env; env++)
+			putenv((char *)*env);
+		execvp(argv[0], (char **)argv);
+		_exit(127);
+	}
 	return t_wait(pid);
 }
 
 int t_run_self(const char *env, const char *arg, ...)
 {
 	char self[PATH_MAX];
-	const char *argv[8] = { self };
+	const char *argv[8] = { self }, *envv[] = { env, NULL };
 	int argc = 1;
 	va_list ap;
-	pid_t pid;
 
 	test_self_path(self, sizeof(self));
 	va_start(ap, arg);
@@ -157,16 +174,7 @@ int t_run_self(const char *env, const char *arg, ...)
 		argv[argc++] = arg;
 	}
 	va_end(ap);
-	fflush(stdout);
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		if (env)
-			putenv((char *)env);
-		execv(self, (char **)argv);
-		_exit(127);
-	}
-	return t_wait(pid);
+	return t_run(envv, argv);
 }
 
 double t_now(void)

@@ -145,14 +145,22 @@ void t_text_check(const struct t_text *t, const char *when,
 void t_thread_start(pthread_t *th, void *(*fn)(void *),
 		    volatile bool *running);
 
-/* Waits for child pid; its wait status. */
+/*
+ * Child processes; each returns the child's wait status. stdout is flushed
+ * before the fork, or the child would print what is pending there again.
+ */
+/* Waits for child pid. */
 int t_wait(pid_t pid);
-/* Runs fn(arg) in a child that exits with its value; the wait status.
- * stdout is flushed first, or the child would print it again. */
-int t_fork_run(int (*fn)(void *), void *arg);
-/* Runs this executable again, as `self arg...` (a NULL-terminated list),
- * with env ("NAME=value", or NULL) added to its environment; the wait
- * status. Exit 127: it could not be started (qemu-user without binfmt). */
+/* Runs fn(arg) in a child that exits with its value. A child still
+ * running after secs seconds (0: no limit) is killed by SIGALRM. */
+int t_fork_run(int (*fn)(void *), void *arg, unsigned int secs);
+/* Runs argv[0] (from PATH) with the arguments argv (NULL-terminated) and
+ * the entries of env ("NAME=value", NULL-terminated, or NULL) added to its
+ * environment. Exit 127: it could not be started. */
+int t_run(const char *const env[], const char *const argv[]);
+/* Runs this executable again as `self arg...` (a NULL-terminated list),
+ * with env ("NAME=value", or NULL) added. Exit 127: it could not be
+ * started (an emulator without binfmt_misc, for one). */
 int t_run_self(const char *env, const char *arg, ...);
 
 /* CLOCK_MONOTONIC, in seconds. */

@@ -133,21 +133,16 @@ static int child(bool need_traps)
 /* Runs `valgrind ... self --child [traps]` with scale and sync method. */
 static int run_valgrind(const char *self, const char *scale, const char *sync)
 {
-	pid_t pid;
+	char env_scale[64], env_sync[64];
+	const char *env[] = { env_scale, sync ? env_sync : NULL, NULL };
+	const char *argv[] = { "valgrind", "--error-exitcode=99", "-q", self,
+			       "--child", sync ? "traps" : NULL, NULL };
 	int status;
 
-	fflush(stdout);
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		setenv("USTATIC_TEST_SCALE", scale, 1);
-		if (sync)
-			setenv("USTATIC_SYNC", sync, 1);
-		execlp("valgrind", "valgrind", "--error-exitcode=99", "-q",
-		       self, "--child", sync ? "traps" : NULL, (char *)NULL);
-		_exit(127);
-	}
-	status = t_wait(pid);
+	snprintf(env_scale, sizeof(env_scale), "USTATIC_TEST_SCALE=%s", scale);
+	if (sync)
+		snprintf(env_sync, sizeof(env_sync), "USTATIC_SYNC=%s", sync);
+	status = t_run(env, argv);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		fprintf(stderr, "under valgrind (sync %s): %s %d\n",
 			sync ? sync : "auto", WIFEXITED(status) ? "exit" : "signal",
