@@ -144,7 +144,9 @@ static int case_starved(void)
 	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
 	pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
 	pthread_attr_setschedparam(&attr, &sp);
-	if ((err = pthread_create(&th, &attr, hog, NULL))) {
+	err = pthread_create(&th, &attr, hog, NULL);
+	pthread_attr_destroy(&attr);
+	if (err) {
 		printf("starved: skipped, no SCHED_FIFO here: %s\n", strerror(err));
 		return 0;
 	}

@@ -129,6 +129,8 @@ static int case_groups(void)
 	return 0;
 }
 
+static struct rlimit saved_limit;
+
 /* Occupies every descriptor number below `upto`, leaving `free` of the
  * numbers below the new limit unused. */
 static void exhaust_descriptors(int upto, int free)
@@ -143,6 +145,7 @@ static void exhaust_descriptors(int upto, int free)
 	if (free)
 		close(fd);
 	CHECK_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	saved_limit = rl;
 	rl.rlim_cur = upto + 1;
 	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
 }
@@ -156,6 +159,7 @@ static int case_status(void)
 	 * status files do not. */
 	exhaust_descriptors(64, 1);
 	update_refused("status");
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &saved_limit), 0);	/* for LSan */
 	return 0;
 }
 
@@ -166,6 +170,7 @@ static int case_tasks(void)
 	start_worker(&th);
 	exhaust_descriptors(64, 0);
 	update_refused("tasks");
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &saved_limit), 0);
 	return 0;
 }
 
