@@ -20,6 +20,7 @@
  * polls of 100 us, whatever the thread does), "starved" returns -EDEADLK
  * after 0.4-0.6 s.
  */
+#include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -94,17 +95,22 @@ static void *hog(void *arg)
 	return NULL;
 }
 
-/* The thread neither main nor the hog: its State and SigBlk lines. */
+/* Whether the thread that is neither this one nor the hog is runnable
+ * with every signal blocked (its State and SigBlk lines). */
 static bool fresh_in_libc_mask(void)
 {
-	char path[64], line[256];
 	pid_t self = (pid_t)syscall(SYS_gettid);
+	DIR *d = opendir("/proc/self/task");
 	bool runnable = false, masked = false;
+	struct dirent *de;
 
-	for (pid_t tid = self + 1; tid < self + 64; tid++) {
+	CHECK(d != NULL);
+	while ((de = readdir(d))) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+		char path[300], line[256];
 		FILE *f;
 
-		if (tid == hog_tid)
+		if (tid <= 0 || tid == self || tid == hog_tid)
 			continue;
 		snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
 		if (!(f = fopen(path, "r")))
@@ -116,9 +122,9 @@ static bool fresh_in_libc_mask(void)
 				masked = true;
 		}
 		fclose(f);
-		return runnable && masked;
 	}
-	return false;
+	closedir(d);
+	return runnable && masked;
 }
 
 static int case_starved(void)
