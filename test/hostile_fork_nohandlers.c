@@ -10,8 +10,9 @@
  * new target written into it would kill it (SIGTRAP) or show.
  *
  * Convinced it can fail: linked against src/writer.c of 1c2710d, the
- * _Fork child's update wrote the parent's code and the parent, which never
- * updated, died of SIGTRAP on the int3 (status 133) within the first case.
+ * _Fork child's update wrote the parent's code: either the parent, which
+ * never updated, died of SIGTRAP on the int3 (status 133), or the child
+ * found its own code on the old target (exit 4) and the parent's changed.
  */
 #include <pthread.h>
 #include <sched.h>
