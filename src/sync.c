@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/membarrier.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -52,6 +54,7 @@ static int method_locked;	/* chosen by USTATIC_SYNC or a test: no fallback */
 static uint32_t round_tag;	/* the current round's, in its signals' si_value */
 static pid_t self_pid;		/* sender fields of the round's signals */
 static uid_t self_uid;
+static pid_t dead_leader;	/* a process whose main thread we saw dead */
 
 /* Written under the engine lock, read without it (stats, and the
  * handler-mask check while a batch is planned): relaxed atomics, paired
@@ -250,11 +253,42 @@ int us_thread_count(void)
 	return n < 0 ? n : n + 1;
 }
 
+/*
+ * Whether the main thread is dead: after pthread_exit() it stays listed,
+ * a zombie, while other threads run, and takes signals it never handles.
+ * Only the main thread lingers so (others are reaped as they exit), and a
+ * zombie stays one: looked at when a round stalls, remembered for the
+ * process.
+ */
+static void check_leader(void)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	if (dead_leader == self_pid)
+		return;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)self_pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	/* "pid (comm) S ...": the comm may hold spaces and parentheses. */
+	if ((p = strrchr(buf, ')')) && p[1] == ' ' &&
+	    (p[2] == 'Z' || p[2] == 'X')) {
+		us_log("sync: the main thread has exited: not waiting for it");
+		dead_leader = self_pid;
+	}
+}
+
 /* Sends the sync signal tagged with the current round. */
 static int send_sync_signal(pid_t tid)
 {
 	siginfo_t si;
 
+	if (tid == self_pid && dead_leader == self_pid)
+		return 1;			/* a zombie runs no code */
 	memset(&si, 0, sizeof(si));
 	si.si_signo = sync_signal;
 	si.si_code = SI_QUEUE;
@@ -318,6 +352,7 @@ static int sync_by_signal(void)
 		}
 		if (acked() >= (uint32_t)sent)
 			return 0;
+		check_leader();
 		window *= 2;
 	}
 }

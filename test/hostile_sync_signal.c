@@ -12,14 +12,19 @@
  *            when the engine reads the threads' masks before a batch
  *            would otherwise look like one that blocks SIGTRAP (-EDEADLK,
  *            or a trap-free batch, for no reason).
+ *   zombie   the main thread has called pthread_exit(): it stays listed in
+ *            /proc/self/task, a zombie that never handles a signal. Rounds
+ *            from another thread must still complete (in a child).
  *
  * Convinced it can fail: linked against src/sync.c of 1c2710d, the
  * "stale" round returns 0 (T's two acknowledgements counted for T and U)
- * and the mask check fails (the handler's mask was sigfillset()).
+ * and the mask check fails (the handler's mask was sigfillset()); every
+ * round of "zombie" fails with -ETIMEDOUT.
  */
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <ustatic.h>
@@ -84,6 +89,61 @@ static void *thread_u(void *arg)
 	return NULL;
 }
 
+/* Whether the main thread is a zombie ("pid (comm) Z ..."). */
+static bool main_is_zombie(void)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	bool z;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)getpid());
+	CHECK((f = fopen(path, "r")) != NULL);
+	CHECK(fgets(buf, sizeof(buf), f) != NULL);
+	fclose(f);
+	p = strrchr(buf, ')');
+	z = p && p[1] == ' ' && p[2] == 'Z';
+	return z;
+}
+
+static void *after_main(void *arg)
+{
+	(void)arg;
+	while (!main_is_zombie())
+		sched_yield();
+	for (int i = 0; i < 3; i++) {
+		int err = us_sync_cores();
+
+		if (err) {
+			fprintf(stderr, "zombie: round %d returned %d\n", i, err);
+			exit(1);
+		}
+	}
+	exit(0);
+}
+
+/* In a child: the main thread exits, another one syncs. */
+static int zombie_leader(void)
+{
+	pid_t pid;
+	int status;
+
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		pthread_t th;
+
+		alarm(20);
+		CHECK_EQ(pthread_create(&th, NULL, after_main, NULL), 0);
+		pthread_exit(NULL);
+	}
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		fprintf(stderr, "zombie: failed (status 0x%x)\n", status);
+		return 1;
+	}
+	printf("zombie: rounds complete with the main thread gone\n");
+	return 0;
+}
+
 int main(void)
 {
 	struct sigaction sa;
@@ -104,6 +164,8 @@ int main(void)
 		if (us_sync_owns_signal(sync_sig))
 			break;
 	CHECK(sync_sig <= SIGRTMAX);
+
+	failed |= zombie_leader();
 
 	CHECK_EQ(sigaction(sync_sig, NULL, &sa), 0);
 	if (sigismember(&sa.sa_mask, SIGTRAP)) {
