@@ -254,7 +254,7 @@ int us_thread_count(void)
 }
 
 /*
- * Whether the main thread is dead: after pthread_exit() it stays listed,
+ * Notes a main thread that is dead: after pthread_exit() it stays listed,
  * a zombie, while other threads run, and takes signals it never handles.
  * Only the main thread lingers so (others are reaped as they exit), and a
  * zombie stays one: looked at when a round stalls, remembered for the
