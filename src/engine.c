@@ -65,38 +65,80 @@ static long check_sites(struct us_patch *v, size_t n)
 	return (long)k;
 }
 
+/*
+ * Every write of a batch: the writer's way, and if that fails the other
+ * way (us_writer_rescue(): /proc/self/mem for mprotect, a page made
+ * writable for one store for /proc/self/mem). Tests inject failures here
+ * (both ways fail) and in the writer (its way fails).
+ */
+static unsigned long test_fail_from, test_fail_count, test_writes;
+
+void us_engine_test_fail_writes(unsigned long from, unsigned long count)
+{
+	test_fail_from = from;
+	test_fail_count = count;
+	test_writes = 0;
+}
+
+static int write_code(void *dst, const void *src, size_t len)
+{
+	int err;
+
+	test_writes++;
+	if (test_fail_count && test_writes >= test_fail_from &&
+	    test_writes - test_fail_from < test_fail_count)
+		return us_fail(-EIO, "engine: write failure injected");
+	err = us_writer_write(dst, src, len);
+	if (err && !us_writer_rescue(dst, src, len)) {
+		us_log("engine: a write at %p failed, done the other way", dst);
+		err = 0;
+	}
+	return err;
+}
+
 static uint8_t guard_of(const struct us_patch *p, bool trap_free)
 {
 	return trap_free ? p->trapfree_guard : US_TRAP_BYTE;
 }
 
-static int write_first_bytes(struct us_patch *v, size_t n, bool trap_free,
-			     bool final)
+static const uint8_t *goal(const struct us_patch *p, bool to_new)
+{
+	return to_new ? p->new : p->old;
+}
+
+static bool settled(const struct us_patch *p, bool to_new)
+{
+	return !memcmp(p->addr, goal(p, to_new), p->len);
+}
+
+/* Phase 1: a guard on the first byte of every entry not where it goes. */
+static int put_guards(struct us_patch *v, size_t n, bool trap_free, bool to_new)
 {
 	for (size_t i = 0; i < n; i++) {
-		uint8_t b = final ? v[i].new[0] : guard_of(&v[i], trap_free);
+		uint8_t g = guard_of(&v[i], trap_free);
+		int err;
 
-		if (v[i].addr[0] != b) {
-			int err = us_writer_write(v[i].addr, &b, 1);
-			if (err)
-				return err;
-		}
+		if (settled(&v[i], to_new) || v[i].addr[0] == g)
+			continue;
+		err = write_code(v[i].addr, &g, 1);
+		if (err)
+			return err;
 	}
 	return 0;
 }
 
-/* Writes the new (or old) tails. Returns 1 if a tail was written, 0 if
- * none differed, or -errno. */
-static int write_tails(struct us_patch *v, size_t n, bool old)
+/* Phase 2: the tails. 1 if one was written, 0 if none differed, -errno. */
+static int put_tails(struct us_patch *v, size_t n, bool to_new)
 {
 	int wrote = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		const uint8_t *tail = (old ? v[i].old : v[i].new) + 1;
+		const uint8_t *tail = goal(&v[i], to_new) + 1;
+		int err;
 
 		if (v[i].len < 2 || !memcmp(v[i].addr + 1, tail, v[i].len - 1))
 			continue;
-		int err = us_writer_write(v[i].addr + 1, tail, v[i].len - 1);
+		err = write_code(v[i].addr + 1, tail, v[i].len - 1);
 		if (err)
 			return err;
 		wrote = 1;
@@ -104,19 +146,26 @@ static int write_tails(struct us_patch *v, size_t n, bool old)
 	return wrote;
 }
 
-/* Undoes phase 1: the old first bytes with the old tails are the old code. */
-static void restore_first_bytes(struct us_patch *v, size_t n)
+/* Phase 3: the first bytes, which complete each instruction. */
+static int put_first_bytes(struct us_patch *v, size_t n, bool to_new)
 {
-	for (size_t i = 0; i < n; i++)
-		if (v[i].addr[0] != v[i].old[0])
-			us_writer_write(v[i].addr, v[i].old, 1);
-	us_sync_cores();
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *b = goal(&v[i], to_new);
+		int err;
+
+		if (v[i].addr[0] == b[0])
+			continue;
+		err = write_code(v[i].addr, b, 1);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 /*
  * After the guards are visible everywhere nothing can run a torn
- * instruction, so later rounds are retried and the batch completed rather
- * than unwound (unwinding would need the very syncs that failed).
+ * instruction, so later rounds are retried and the batch carried on
+ * rather than abandoned (stopping would need the very syncs that failed).
  */
 #define SYNC_TRIES 3	/* a signal round that timed out may pass the next time */
 
@@ -125,34 +174,77 @@ static void sync_forward(const char *when)
 	for (int i = 0; i < SYNC_TRIES; i++)
 		if (!us_sync_cores())
 			return;
-	us_log("engine: sync after %s failed; batch completed anyway", when);
+	us_log("engine: sync after %s failed; carried on", when);
 }
 
+/* One pass of the three phases towards the old instructions. */
+static int undo_once(struct us_patch *v, size_t n, bool trap_free)
+{
+	int err = put_guards(v, n, trap_free, false);
+
+	if (err)
+		return err;
+	sync_forward("guards (undoing)");
+	err = put_tails(v, n, false);
+	if (err > 0)
+		sync_forward("tails (undoing)");
+	if (err >= 0)
+		err = put_first_bytes(v, n, false);
+	sync_forward("first bytes (undoing)");
+	return err;
+}
+
+/* A failing write is tried again by every pass, as long as it may be
+ * passing (a descriptor taken once, a transient error). */
+#define UNDO_TRIES 4
+
+/*
+ * Takes every entry back to its old bytes, whatever mix of old, guarded
+ * and new it holds: the same three phases towards the old instruction,
+ * writing only what differs, so a pass that failed is resumed by the next.
+ * The trap handler emulates the old instructions meanwhile.
+ */
+static void unwind(struct us_patch *v, size_t n, bool trap_free)
+{
+	int err = -EIO;
+
+	if (!trap_free)
+		us_trap_show(v, n, false);
+	for (int i = 0; i < UNDO_TRIES && err < 0; i++)
+		err = undo_once(v, n, trap_free);
+	if (err < 0)
+		us_log("engine: a failed batch could not be undone: code at "
+		       "%p.. may keep guard bytes", (void *)v[0].addr);
+}
+
+/*
+ * Guards, sync, tails, sync, first bytes, sync. Until the first sync has
+ * succeeded the trap handler emulates the old instruction, so a batch
+ * refused there was never visible; a write that fails at any point is
+ * undone by unwind().
+ */
 static int run_phases(struct us_patch *v, size_t n, bool trap_free)
 {
-	int err, tails;
+	int err = put_guards(v, n, trap_free, true), tails;
 
-	err = write_first_bytes(v, n, trap_free, false);
 	if (!err)
 		err = us_sync_cores();
 	if (err) {
-		restore_first_bytes(v, n);
+		unwind(v, n, trap_free);
 		return err;
 	}
-	tails = write_tails(v, n, false);
-	if (tails < 0) {
-		/* Still guarded: put the old tails back, then the old first
-		 * bytes, never a new first byte on an old tail. */
-		write_tails(v, n, true);
-		sync_forward("restored tails");
-		restore_first_bytes(v, n);
-		return tails;
-	}
+	if (!trap_free)
+		us_trap_show(v, n, true);
+	tails = put_tails(v, n, true);
 	if (tails > 0)
 		sync_forward("tails");
-	err = write_first_bytes(v, n, trap_free, true);
+	err = tails < 0 ? tails : put_first_bytes(v, n, true);
+	if (err) {
+		unwind(v, n, trap_free);
+		return err;
+	}
 	sync_forward("first bytes");
-	return err;
+	return 0;
 }
 
 /*
@@ -167,10 +259,10 @@ static int run_swaps(struct us_patch *v, size_t n)
 	size_t done = 0;
 
 	for (; done < n && !err; done++)
-		err = us_writer_write(v[done].addr, v[done].new, v[done].len);
+		err = write_code(v[done].addr, v[done].new, v[done].len);
 	if (err)
 		for (size_t i = 0; i + 1 < done; i++)
-			us_writer_write(v[i].addr, v[i].old, v[i].len);
+			write_code(v[i].addr, v[i].old, v[i].len);
 	for (size_t i = 0; i < n; i++)
 		us_arch_flush_icache(v[i].addr, v[i].len);
 	if (err) {

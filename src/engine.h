@@ -81,6 +81,10 @@ int us_batch_finish(struct us_batch *b);
  * tests drive it directly). Takes the engine lock. */
 int us_engine_apply(struct us_patch *v, size_t n);
 
+/* Tests: writes number [from, from + count) of the engine fail with -EIO,
+ * both ways (counted from this call). */
+void us_engine_test_fail_writes(unsigned long from, unsigned long count);
+
 /* Whether code can be written at all (an architecture that patches, and a
  * working writer). */
 bool us_engine_can_write(void);

@@ -15,6 +15,7 @@
 
 #include "arch.h"
 #include "debug.h"
+#include "lock.h"
 #include "sync.h"
 
 /*
@@ -385,6 +386,7 @@ int us_sync_cores(void)
 {
 	int err = 0;
 
+	us_assert_held(&us_engine_lock);
 	switch (get_method()) {
 	case USTATIC_SYNC_MEMBARRIER:
 		if (!membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE))

@@ -433,12 +433,19 @@ static void merge_history(const struct us_patch *v, size_t n, size_t fresh)
 	}
 }
 
-static void copy_batch(const struct us_patch *v, size_t n)
+/* The instruction a guarded entry runs as: its new one, or its old one
+ * (when that can be emulated) while the batch may still be refused. */
+static const uint8_t *shown(const struct us_patch *p, bool new_insn)
+{
+	return new_insn || !us_arch_can_patch_in(p->old, p->len) ? p->new : p->old;
+}
+
+static void copy_batch(const struct us_patch *v, size_t n, bool new_insn)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct pub_entry e = { .addr = (uintptr_t)v[i].addr };
 
-		memcpy(e.insn, v[i].new, v[i].len);
+		memcpy(e.insn, shown(&v[i], new_insn), v[i].len);
 		__atomic_store_n(&batch->e[i].addr, e.addr, __ATOMIC_RELAXED);
 		__atomic_store_n(&batch->e[i].word, e.word, __ATOMIC_RELAXED);
 	}
@@ -454,11 +461,18 @@ int us_trap_publish(const struct us_patch *v, size_t n)
 	    reserve_history((history ? history->n : 0) + fresh))
 		return us_fail(-ENOMEM, "trap: publishing a batch");
 	seq_begin();
-	copy_batch(v, n);
+	copy_batch(v, n, false);
 	if (fresh)
 		merge_history(v, n, fresh);
 	seq_end();
 	return 0;
+}
+
+void us_trap_show(const struct us_patch *v, size_t n, bool new_insn)
+{
+	seq_begin();
+	copy_batch(v, n, new_insn);
+	seq_end();
 }
 
 void us_trap_unpublish(void)

@@ -21,10 +21,13 @@ void us_trap_init(void);
  * thread blocks SIGTRAP (which would make the kernel kill the process). */
 bool us_trap_usable(void);
 
-/* Engine lock held. Makes sorted v[0..n) visible to the handler and adds
- * its addresses to the late-trap history, before any int3 is placed;
- * -ENOMEM (nothing published) is the only failure. */
+/* Engine lock held. Makes sorted v[0..n) visible to the handler, which
+ * emulates each entry's old instruction, and adds its addresses to the
+ * late-trap history, before any int3 is placed; -ENOMEM (nothing
+ * published) is the only failure. */
 int us_trap_publish(const struct us_patch *v, size_t n);
+/* From now on the handler emulates the new (or again the old) ones. */
+void us_trap_show(const struct us_patch *v, size_t n, bool new_insn);
 /* Hides the batch. Does not wait for handlers. */
 void us_trap_unpublish(void);
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "debug.h"
+#include "lock.h"
 #include "under_valgrind.h"
 #include "writer.h"
 
@@ -412,6 +413,8 @@ int us_writer_begin(const struct us_range *r, size_t n)
 {
 	int m = get_method(), err;
 
+	us_assert_held(&us_engine_lock);
+
 	if (m == USTATIC_WRITE_MPROTECT) {
 		err = plan_runs(r, n);
 		if (!err)
@@ -466,8 +469,28 @@ static void store_bytes(volatile uint8_t *dst, const uint8_t *src, size_t len)
 		dst[i] = src[i];
 }
 
+/* Tests: make writes number [from, from + count) of this way fail. */
+static unsigned long test_fail_from, test_fail_count, test_writes;
+
+void us_writer_test_fail(unsigned long from, unsigned long count)
+{
+	test_fail_from = from;
+	test_fail_count = count;
+	test_writes = 0;
+}
+
+static bool test_failure(void)
+{
+	test_writes++;
+	return test_fail_count && test_writes >= test_fail_from &&
+	       test_writes - test_fail_from < test_fail_count;
+}
+
 int us_writer_write(void *dst, const void *src, size_t len)
 {
+	us_assert_held(&us_engine_lock);
+	if (test_failure())
+		return us_fail(-EIO, "writer: write failure injected");
 	if (get_method() == USTATIC_WRITE_PROCMEM) {
 		int err = write_mem(dst, src, len);
 
@@ -485,4 +508,38 @@ void us_writer_end(void)
 	if (get_method() == USTATIC_WRITE_MPROTECT)
 		restore_runs(nruns);
 	free_runs();
+}
+
+/*
+ * One store through the page(s) made writable for it alone, their
+ * protection restored at once: the other way for a window opened on
+ * /proc/self/mem (whose page runs are then unused).
+ */
+static int store_through_mprotect(void *dst, const void *src, size_t len)
+{
+	struct us_range r = { (uintptr_t)dst, (uintptr_t)dst + len };
+	int err = plan_runs(&r, 1);
+
+	if (!err)
+		err = open_runs();
+	if (!err) {
+		store_bytes(dst, src, len);
+		restore_runs(nruns);
+	}
+	free_runs();
+	return err;
+}
+
+int us_writer_rescue(void *dst, const void *src, size_t len)
+{
+	int err;
+
+	us_assert_held(&us_engine_lock);
+	if (get_method() == USTATIC_WRITE_MPROTECT)
+		err = own_mem_fd() ? -EBADF : write_mem(dst, src, len);
+	else
+		err = store_through_mprotect(dst, src, len);
+	if (!err)
+		VALGRIND_DISCARD_TRANSLATIONS(dst, len);
+	return err;
 }

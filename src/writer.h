@@ -26,7 +26,14 @@ void us_writer_after_fork(void);
  */
 int us_writer_begin(const struct us_range *r, size_t n);
 int us_writer_write(void *dst, const void *src, size_t len);
+/* Inside the window, after us_writer_write() failed: the same write the
+ * other way (/proc/self/mem for mprotect, and back). 0 or -errno. */
+int us_writer_rescue(void *dst, const void *src, size_t len);
 void us_writer_end(void);
+
+/* Tests: writes number [from, from + count) of the window's way fail
+ * with -EIO (counted from this call). */
+void us_writer_test_fail(unsigned long from, unsigned long count);
 
 /* enum ustatic_write_method */
 int us_writer_method(void);

@@ -9,6 +9,8 @@
 #include <ustatic.h>
 
 #include "engine.h"
+#include "lock.h"
+#include "trap.h"
 #include "sync.h"
 #include "writer.h"
 #include "stubs.h"
@@ -114,23 +116,25 @@ static void test_trap_emulation(void)
 	struct us_patch p = { .addr = stub_call_site, .len = STUB_LEN };
 	uint8_t cc = 0xcc;
 	struct ustatic_stats a, b;
-	extern void us_trap_publish(const struct us_patch *, size_t);
-	extern void us_trap_unpublish(void);
 
 	memcpy(p.old, stub_call_site, 5);
 	stub_call_insn(p.new, stub_call_site, target_3);
 	CHECK_EQ(us_writer_force(USTATIC_WRITE_MPROTECT), 0);
 	struct us_range r = { (uintptr_t)p.addr, (uintptr_t)p.addr + 5 };
+	CHECK_EQ(us_lock(&us_engine_lock), 0);
 	CHECK_EQ(us_writer_begin(&r, 1), 0);
-	us_trap_publish(&p, 1);
+	CHECK_EQ(us_trap_publish(&p, 1), 0);
 	CHECK_EQ(us_writer_write(p.addr, &cc, 1), 0);
 	ustatic_get_stats(&a);
+	CHECK_EQ(stub_call(), 0);		/* until shown: the old CALL */
+	us_trap_show(&p, 1, true);
 	CHECK_EQ(stub_call(), 3);		/* emulated CALL target_3 */
 	ustatic_get_stats(&b);
-	CHECK_EQ(b.traps - a.traps, 1);
+	CHECK_EQ(b.traps - a.traps, 2);
 	CHECK_EQ(us_writer_write(p.addr, p.old, 1), 0);	/* back to old */
 	us_trap_unpublish();
 	us_writer_end();
+	us_unlock(&us_engine_lock);
 	CHECK_EQ(stub_call(), 0);
 }
 #endif

@@ -29,8 +29,21 @@
 #include <unistd.h>
 #include <ustatic.h>
 
+#include "lock.h"
 #include "sync.h"
 #include "test.h"
+
+
+/* One round, under the engine lock, as the engine runs it. */
+static int sync_round(void)
+{
+	int err;
+
+	CHECK_EQ(us_lock(&us_engine_lock), 0);
+	err = us_sync_cores();
+	us_unlock(&us_engine_lock);
+	return err;
+}
 
 static int sync_sig;
 static bool stop, t_ready, u_ready, u_block;
@@ -111,7 +124,7 @@ static void *after_main(void *arg)
 	while (!main_is_zombie())
 		sched_yield();
 	for (int i = 0; i < 3; i++) {
-		int err = us_sync_cores();
+		int err = sync_round();
 
 		if (err) {
 			fprintf(stderr, "zombie: round %d returned %d\n", i, err);
@@ -157,7 +170,7 @@ int main(void)
 	 * signal: the broadcast can never complete then. */
 	CHECK_EQ(pthread_create(&t, NULL, nothing, NULL), 0);
 	pthread_join(t, NULL);
-	if (us_sync_cores())
+	if (sync_round())
 		SKIP("the signal broadcast cannot complete here (a thread "
 		     "of TSan or qemu blocks the signal)");
 	for (sync_sig = SIGRTMIN; sync_sig <= SIGRTMAX; sync_sig++)
@@ -178,13 +191,13 @@ int main(void)
 	while (!__atomic_load_n(&t_ready, __ATOMIC_ACQUIRE) ||
 	       !__atomic_load_n(&u_ready, __ATOMIC_ACQUIRE))
 		sched_yield();
-	CHECK_EQ(us_sync_cores(), -ETIMEDOUT);		/* T blocks */
+	CHECK_EQ(sync_round(), -ETIMEDOUT);		/* T blocks */
 
 	__atomic_store_n(&u_block, true, __ATOMIC_RELEASE);
 	while (__atomic_load_n(&u_ready, __ATOMIC_ACQUIRE))
 		sched_yield();
 	__atomic_store_n(&t_unblock_at, now_ms() + 300, __ATOMIC_RELEASE);
-	err = us_sync_cores();
+	err = sync_round();
 	printf("stale: a round with a thread that never acknowledged "
 	       "returned %d\n", err);
 	if (err != -ETIMEDOUT) {
@@ -195,6 +208,6 @@ int main(void)
 	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
 	pthread_join(t, NULL);
 	pthread_join(u, NULL);
-	CHECK_EQ(us_sync_cores(), 0);
+	CHECK_EQ(sync_round(), 0);
 	return failed;
 }

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A write that fails at any step of a batch leaves nothing behind: the
+ * code holds exactly its old bytes (no guard byte, no half-written
+ * instruction) and the batch returns the error; or, when the other way of
+ * writing works, the batch completes. For every write index k of a batch
+ * of 8 entries, under each writer (mprotect, /proc/self/mem) and each
+ * guard (int3, trap-free), while a thread runs the code:
+ *   - writes k .. k+c-1 fail both ways (c = 1, 2, 3: the undoing itself
+ *     meets failures): -EIO, the code is exactly as before;
+ *   - the writer's way fails from write k on: the batch completes the
+ *     other way.
+ * Before the fix a failure in the last phase returned with guards in the
+ * code, and a failed restore was ignored.
+ * White-box: drives the engine (src/engine.h) and the writer's failure
+ * injection (src/writer.h) on hand-made code (test/stubs.h).
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <ustatic.h>
+
+#include "engine.h"
+#include "writer.h"
+#include "stubs.h"
+#include "helpers.h"
+#include "test.h"
+
+#if !HAVE_STUBS
+int main(void)
+{
+	SKIP("no code patching in this build");
+}
+#else
+
+#define N 8
+
+static struct us_patch v[N];
+static uint8_t before[N * STUB_LEN];
+static atomic_bool stop;
+static atomic_long bad;
+
+/* stub_many's entries jump to the next one; entry i's new form jumps to
+ * target_1 (i even) or target_2, so a call returns 0, 1 or 2. */
+static void make_batch(bool trap_free)
+{
+	for (int i = 0; i < N; i++) {
+		uint8_t *at = stub_many + STUB_LEN * i;
+
+		v[i] = (struct us_patch){ .addr = at, .len = STUB_LEN };
+		memcpy(v[i].old, at, STUB_LEN);
+		stub_jump_insn(v[i].new, at, i & 1 ? target_2 : target_1);
+#ifdef __x86_64__
+		v[i].trapfree_guard = trap_free ? 0x3d : 0;
+#else
+		(void)trap_free;
+#endif
+	}
+	memcpy(before, stub_many, sizeof(before));
+}
+
+static void *caller(void *arg)
+{
+	int (*many)(void) = (int (*)(void))(void *)stub_many;
+
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		int r = many();
+
+		if (r < 0 || r > 2)
+			atomic_fetch_add(&bad, 1);
+	}
+	return NULL;
+}
+
+static bool untouched(void)
+{
+	return !memcmp(stub_many, before, sizeof(before));
+}
+
+static bool all_new(void)
+{
+	for (int i = 0; i < N; i++)
+		if (memcmp(v[i].addr, v[i].new, STUB_LEN))
+			return false;
+	return true;
+}
+
+static void back_to_old(void)
+{
+	struct us_patch w[N];
+
+	for (int i = 0; i < N; i++) {
+		w[i] = v[i];
+		memcpy(w[i].old, v[i].new, STUB_LEN);
+		memcpy(w[i].new, v[i].old, STUB_LEN);
+	}
+	CHECK_EQ(us_engine_apply(w, N), 0);
+	CHECK(untouched());
+}
+
+/* Returns how many indexes k hit a write of the batch. */
+static int both_ways_fail(unsigned long count)
+{
+	int hits = 0;
+
+	for (unsigned long k = 1; k < 200; k++) {
+		int err;
+
+		us_engine_test_fail_writes(k, count);
+		err = us_engine_apply(v, N);
+		us_engine_test_fail_writes(0, 0);
+		if (err == 0) {		/* k is past the batch's last write */
+			CHECK(all_new());
+			back_to_old();
+			return hits;
+		}
+		CHECK_EQ(err, -EIO);
+		if (!untouched()) {
+			fprintf(stderr, "write %lu (+%lu) failed: code changed\n",
+				k, count - 1);
+			exit(T_EXIT_FAIL);
+		}
+		hits++;
+	}
+	CHECK(!"a batch of 8 entries made 200 writes");
+	return hits;
+}
+
+static void writer_way_fails(void)
+{
+	for (unsigned long k = 1; k < 60; k++) {
+		us_writer_test_fail(k, ULONG_MAX);
+		CHECK_EQ(us_engine_apply(v, N), 0);
+		us_writer_test_fail(0, 0);
+		CHECK(all_new());
+		back_to_old();
+	}
+}
+
+static void run(int method, bool trap_free)
+{
+	int hits;
+
+	if (us_writer_force(method))
+		return;			/* this writer cannot work here */
+	if (trap_free)
+		setenv("USTATIC_TRAPFREE", "1", 1);
+	else
+		unsetenv("USTATIC_TRAPFREE");
+	make_batch(trap_free);
+	for (unsigned long c = 1; c <= 3; c++) {
+		hits = both_ways_fail(c);
+		CHECK(hits >= 2 * N);	/* guards and first bytes at least */
+	}
+	if (method == USTATIC_WRITE_MPROTECT ? test_procmem_ok() : true)
+		writer_way_fails();
+	printf("writer %d, %s: every failing write left the code as it was\n",
+	       method, trap_free ? "trap-free" : "int3");
+}
+
+int main(void)
+{
+	pthread_t th;
+
+	CHECK_EQ(pthread_create(&th, NULL, caller, NULL), 0);
+	run(USTATIC_WRITE_MPROTECT, false);
+	if (test_procmem_ok())
+		run(USTATIC_WRITE_PROCMEM, false);
+	if (US_ARCH_USES_GUARDS) {
+		run(USTATIC_WRITE_MPROTECT, true);
+		if (test_procmem_ok())
+			run(USTATIC_WRITE_PROCMEM, true);
+	}
+	atomic_store(&stop, true);
+	pthread_join(th, NULL);
+	CHECK_EQ(atomic_load(&bad), 0);
+	return 0;
+}
+#endif
