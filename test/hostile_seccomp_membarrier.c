@@ -167,10 +167,11 @@ static int case_taken(void)
 
 	CHECK_EQ(sigaction(SIGRTMAX - 1, &sa, NULL), 0);
 	deny_membarrier(EPERM);
-	/* While the refused update runs, a call that meets its int3 guard
-	 * may run the new target: either is valid, then only the old one. */
+	/* The update is refused at its first sync: until then a call that
+	 * meets an int3 guard runs the old instruction, so no call may ever
+	 * reach the new target. */
 	done_seq = (unsigned long)r;
-	pending_seq = (unsigned long)r + 1;
+	pending_seq = (unsigned long)r;
 	start_worker(&th);
 	memcpy(before[0], (void *)stub_jmp, STUB_LEN);
 	memcpy(before[1], stub_call_site, STUB_LEN);
