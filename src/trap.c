@@ -336,7 +336,8 @@ bool us_trap_usable(void)
 	/* Under valgrind every thread's host mask blocks everything (valgrind
 	 * keeps the program's masks to itself): /proc cannot tell us. */
 	if (!RUNNING_ON_VALGRIND && us_sigtrap_blocked_by_thread()) {
-		us_log("trap: a thread blocks SIGTRAP; an int3 would kill it");
+		us_log("trap: a thread blocks SIGTRAP, or its mask cannot be "
+		       "read; an int3 could kill it");
 		return false;
 	}
 	return true;
