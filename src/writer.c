@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,7 +224,14 @@ static int read_maps(uintptr_t limit, struct mapping **out, size_t *count)
 	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	ssize_t got;
 
-	if (!buf || !m || fd < 0)
+	if (fd < 0) {
+		int err = -errno;
+
+		free(buf);
+		free(m);
+		return err;
+	}
+	if (!buf || !m)
 		goto fail;
 	while ((got = read(fd, buf + len, bufcap - len - 1)) > 0) {
 		len += got;
@@ -286,14 +294,73 @@ static int prot_of(const struct mapping *m, size_t n, uintptr_t page)
 	return -1;
 }
 
+/* A loaded object's segment holding the page, as a mapping. */
+static int segment_of(struct dl_phdr_info *info, size_t size US_UNUSED,
+		      void *arg)
+{
+	struct mapping *m = arg;
+
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type != PT_LOAD || m->start < s ||
+		    m->start >= s + ph->p_memsz)
+			continue;
+		m->prot = (ph->p_flags & PF_R ? PROT_READ : 0) |
+			  (ph->p_flags & PF_W ? PROT_WRITE : 0) |
+			  (ph->p_flags & PF_X ? PROT_EXEC : 0);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Without /proc (a container or sandbox that has none), the protection of
+ * the pages we write, all in loaded objects' executable segments, comes
+ * from the objects' program headers: one mapping per range's first page.
+ */
+static int maps_from_phdrs(const struct us_range *r, size_t n,
+			   struct mapping **out, size_t *count)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	struct mapping *m = malloc((n + 1) * sizeof(*m));
+	size_t k = 0;
+
+	if (!m)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct mapping one = { .start = r[i].start & ~(pg - 1) };
+
+		if (!dl_iterate_phdr(segment_of, &one)) {
+			free(m);
+			return -EFAULT;
+		}
+		/* A range may cross into the next page: cover both. */
+		one.end = (r[i].end + pg - 1) & ~(pg - 1);
+		if (k && m[k - 1].end >= one.start && m[k - 1].prot == one.prot)
+			m[k - 1].end = one.end > m[k - 1].end ? one.end : m[k - 1].end;
+		else
+			m[k++] = one;
+	}
+	*out = m;
+	*count = k;
+	return 0;
+}
+
 /* Groups the pages under r[] into runs of equal original protection. */
 static int plan_runs(const struct us_range *r, size_t n)
 {
 	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-	struct mapping *maps;
-	size_t nmaps, cap = 16;
+	struct mapping *maps = NULL;
+	size_t nmaps = 0, cap = 16;
 	int err = read_maps(n ? r[n - 1].end : 0, &maps, &nmaps);
 
+	if (err == -ENOENT || err == -EACCES || err == -EPERM) {
+		us_log("writer: /proc/self/maps unreadable (%s); page "
+		       "protections from the program headers", strerror(-err));
+		err = maps_from_phdrs(r, n, &maps, &nmaps);
+	}
 	if (err)
 		return err;
 	nruns = 0;
