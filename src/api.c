@@ -6,6 +6,7 @@
  * into one batch, and finishes it. Transactions record instead.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "init.h"
 #include "sites.h"
@@ -22,6 +23,15 @@ static int lock_registry(const char *who)
 		us_log("%s: called from a signal handler that interrupted an "
 		       "update on the same thread: refused (-EDEADLK)", who);
 	return err;
+}
+
+/* One line naming what was refused: the static call or key by name. */
+static void log_refusal(const char *who, const void *key, int err)
+{
+	char name[128];
+
+	us_log("%s(%s) refused: %s", who, us_symbol(key, name, sizeof(name)),
+	       strerror(-err));
 }
 
 int ustatic_call_update(struct static_call_key *key, void *func)
@@ -46,6 +56,8 @@ int ustatic_call_update(struct static_call_key *key, void *func)
 		us_static_call_queue(&b, &c);
 		err = us_batch_finish(&b);
 	}
+	if (err && us_debug)
+		log_refusal("static_call_update", key, err);
 	us_unlock(&us_registry_lock);
 	return err;
 }
@@ -70,6 +82,8 @@ static int key_change(struct static_key *key, enum us_key_op op,
 	if (!us_key_hold(&b, &c, key) && !us_key_replay(&b, &c, op))
 		us_key_queue(&b, &c);
 	err = us_batch_finish(&b);
+	if (err && us_debug)
+		log_refusal(who, key, err);
 	us_unlock(&us_registry_lock);
 	return err;
 }

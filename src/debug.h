@@ -21,6 +21,10 @@ US_HIDDEN int us_fail(int err, const char *what);
 US_HIDDEN const char *us_write_method_name(int method);
 US_HIDDEN const char *us_sync_method_name(int method);
 
+/* The name of the symbol at addr (a static call's name for its key), or
+ * the address; for messages. */
+US_HIDDEN const char *us_symbol(const void *addr, char *buf, size_t size);
+
 #define US_UNUSED __attribute__((unused))
 
 #define US_COUNT(field, n) \

@@ -156,6 +156,26 @@ static int read_status(const char *path, struct status *st)
 	return err;
 }
 
+/* Names the thread that blocks SIGTRAP, for USTATIC_DEBUG. */
+static void log_blocker(long tid)
+{
+	char path[64], name[32] = "?";
+	int fd;
+	ssize_t n;
+
+	if (!us_debug)
+		return;
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/comm", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, name, sizeof(name) - 1);
+		name[n > 0 ? n : 0] = 0;
+		name[strcspn(name, "\n")] = 0;
+		close(fd);
+	}
+	us_log("sigmask: thread %ld (\"%s\") blocks SIGTRAP", tid, name);
+}
+
 static enum trap_mask thread_trap_mask(long tid, char *state)
 {
 	char path[64];
@@ -178,8 +198,10 @@ static enum trap_mask thread_trap_mask(long tid, char *state)
 		return TRAP_OK;			/* exited, not reaped yet */
 	if (!(st.sigblk & SIG_BIT(SIGTRAP)))
 		return TRAP_OK;
-	return st.sigblk & LIBC_INTERNAL_SIGNALS ? TRAP_BLOCKED_BRIEFLY
-						 : TRAP_BLOCKED;
+	if (st.sigblk & LIBC_INTERNAL_SIGNALS)
+		return TRAP_BLOCKED_BRIEFLY;
+	log_blocker(tid);
+	return TRAP_BLOCKED;
 }
 
 /* Scans every thread; collects those in libc's passing state (*more:
