@@ -186,3 +186,4 @@ clean:
 
 .PHONY: all tests check check-native run bench install uninstall clean
 .SECONDARY:
+include test/fuzz.mk
