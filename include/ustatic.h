@@ -12,7 +12,8 @@
  *           trace(...);
  *   static_branch_enable(&tracing);         // 0 or -errno
  *
- * This header depends on nothing but the compiler (GCC or Clang, C or C++).
+ * This header depends on nothing but the compiler (GCC or Clang, C99 or
+ * C++11 and later).
  * Every object (executable or shared library) that includes it registers its
  * own call sites and branches from a constructor and unregisters them from a
  * destructor, so dlopen/dlclose just work.
@@ -23,7 +24,26 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/*
+ * In C++, static branches prove with constexpr that their key is a global
+ * object (C does it with a static initializer): without that check, a key
+ * that is a parameter or an automatic variable would compile and crash
+ * the program before main.
+ */
+#if defined(__cplusplus) && __cplusplus < 201103L
+#error "ustatic.h needs C++11 or later (-std=c++11): static branches check their key with constexpr"
+#endif
+
+/* The x86-64 tables hold 64-bit pointers; x32 has 32-bit ones. */
+#if defined(__x86_64__) && defined(__ILP32__) && !defined(USTATIC_GENERIC)
+#error "ustatic.h: -mx32 is not supported (build with -m64, or with -DUSTATIC_GENERIC and the generic library)"
+#endif
+
 #ifdef __cplusplus
+/* The function type in a decltype(): F for fn, F & for *pointer. */
+template <typename T> struct __ustatic_fn { typedef T type; };
+template <typename T> struct __ustatic_fn<T &> { typedef T type; };
+
 extern "C" {
 #endif
 
@@ -54,7 +74,7 @@ struct ustatic_stats {
 	unsigned long traps;		/* int3 traps emulated */
 	unsigned long late_traps;	/* traps re-executed after the batch */
 	unsigned long trap_free_batches;/* batches applied without any int3 */
-	unsigned long refused;		/* batches refused (nothing written) */
+	unsigned long refused;		/* changes that failed (each call once) */
 	unsigned long objects;		/* registered objects */
 	unsigned long trampolines;	/* registered trampolines */
 	unsigned long call_sites;	/* inline call sites found */
@@ -102,12 +122,29 @@ USTATIC_API int ustatic_call_update(struct static_call_key *key, void *func);
 #define __static_call_return0	ustatic_call_return0
 #define __static_call_nop	ustatic_call_nop
 
+/*
+ * Each static call has three symbols:
+ *   __SCK__name  the key, in the object that defines it; every object
+ *                that calls the static call reads it (its trampoline
+ *                does), so it is exported when other objects may call;
+ *   __SCU__name  a function, also defined there, that returns the key:
+ *                static_call_update() goes through it, so it is exported
+ *                only when other objects may update (in the kernel, only
+ *                EXPORT_STATIC_CALL exports the key, EXPORT_STATIC_CALL_TRAMP
+ *                just the trampoline);
+ *   __SCT__name  the trampoline, one per object that calls, hidden.
+ */
 #define STATIC_CALL_KEY(name)	__SCK__##name
 #define STATIC_CALL_TRAMP(name)	__SCT__##name
 #define __USTATIC_STR(x)	#x
 #define __USTATIC_XSTR(x)	__USTATIC_STR(x)
 
-#ifdef USTATIC_ARCH_X86_64
+/*
+ * Trampolines are emitted for every build of these architectures, the
+ * generic one included: they are what STATIC_CALL_TRAMP_ADDR() returns.
+ * Only patching builds rewrite them.
+ */
+#if defined(__x86_64__) && !defined(__ILP32__)
 /*
  * The trampoline's body. It is born in the indirect form:
  *   +0  3d imm32        cmp $imm,%eax   (no-op: flags are dead at a call)
@@ -124,7 +161,7 @@ USTATIC_API int ustatic_call_update(struct static_call_key *key, void *func);
 	"jmpq *(%r11)\n"						\
 	"int3\n"
 #define __USTATIC_PTR ".quad"
-#elif defined(USTATIC_ARCH_AARCH64)
+#elif defined(__aarch64__)
 /*
  * bti c (landing pad), then the slot: `nop` falls through to the indirect
  * form through key->func, `b target` is the promoted form.
@@ -139,7 +176,7 @@ USTATIC_API int ustatic_call_update(struct static_call_key *key, void *func);
 #define __USTATIC_PTR ".quad"
 #endif
 
-#ifdef USTATIC_PATCHING
+#ifdef __USTATIC_TRAMP_BODY
 /*
  * The trampoline, one per object per static call: a COMDAT group (so one
  * per object however many translation units use it), emitted at most once
@@ -164,20 +201,35 @@ USTATIC_API int ustatic_call_update(struct static_call_key *key, void *func);
 		__USTATIC_PTR " __SCK__" #name "\n"			\
 		".popsection\n.popsection\n.endif\n")
 
+/* A function pointer that always calls the current target: this object's
+ * trampoline. */
+#define STATIC_CALL_TRAMP_ADDR(name)	(&__SCT__##name)
+#else
+#define __USTATIC_TRAMP(name)
+#define STATIC_CALL_TRAMP_ADDR(name) __extension__ ({			\
+	__USTATIC_STATIC_ASSERT(sizeof(__SCK__##name) == 0,		\
+		"STATIC_CALL_TRAMP_ADDR needs a trampoline, and ustatic.h "\
+		"has none for this architecture");			\
+	(__typeof__(&__SCT__##name))0; })
+#endif
+
+#ifdef USTATIC_PATCHING
 /*
  * static_call(name) records a marker just before the call; registration
  * decodes forward from it to the call/jmp/jcc that targets this object's
  * trampoline and rewrites that instruction to reach the target directly.
+ * The record joins the section group of the code it is in ("?"): when the
+ * linker keeps one copy of a C++ inline function or template, the other
+ * copies' records go with their code.
  */
 #define __USTATIC_MARK(name)						\
 	__asm__ __volatile__("990:\n"					\
-		".pushsection ustatic_sites,\"aR\"\n"			\
+		".pushsection ustatic_sites,\"aR?\"\n"			\
 		".balign 4\n"						\
 		".long 990b - .\n"					\
 		".long __SCT__" #name " - .\n"				\
 		".popsection\n")
 #else
-#define __USTATIC_TRAMP(name)
 #define __USTATIC_MARK(name)
 #endif
 
@@ -187,26 +239,106 @@ USTATIC_API int ustatic_call_update(struct static_call_key *key, void *func);
 	extern __typeof__(func) __SCT__##name				\
 		__asm__("__SCT__" #name)				\
 		__attribute__((visibility("hidden")));			\
+	extern struct static_call_key *__SCU__##name(void)		\
+		__asm__("__SCU__" #name);				\
 	__USTATIC_TRAMP(name)
 
-#define __DEFINE_STATIC_CALL(name, type, init)				\
-	DECLARE_STATIC_CALL(name, type);				\
-	USTATIC_API struct static_call_key __SCK__##name = { (void *)(init) }
+/*
+ * The function type of func. In C++, decltype also takes a function
+ * template specialization (fn<0>), which __typeof__ cannot resolve.
+ */
+#ifdef __cplusplus
+#define __USTATIC_FUNC_TYPE(func)	__ustatic_fn<decltype(func)>::type
+#else
+#define __USTATIC_FUNC_TYPE(func)	__typeof__(func)
+#endif
 
+/*
+ * Who else may use it: the key's visibility (others call), the update
+ * function's (others update), and a mark that EXPORT_STATIC_CALL*()
+ * check: 3 for both, 2 for calls only, 1 for this object only.
+ */
+#define __DEFINE_STATIC_CALL(name, type, init, kvis, uvis, scope)	\
+	DECLARE_STATIC_CALL(name, type);				\
+	kvis struct static_call_key __SCK__##name =			\
+		{ __extension__ (void *)(init) };			\
+	uvis struct static_call_key *__SCU__##name(void)		\
+	{								\
+		return &__SCK__##name;					\
+	}								\
+	typedef char __SCE__##name[scope]
+
+#define __USTATIC_HIDDEN __attribute__((visibility("hidden")))
+
+/* Every object may call and update it (the kernel's EXPORT_STATIC_CALL). */
 #define DEFINE_STATIC_CALL(name, func)					\
-	__DEFINE_STATIC_CALL(name, func, func)
+	__DEFINE_STATIC_CALL(name, __USTATIC_FUNC_TYPE(func),		\
+		(__USTATIC_FUNC_TYPE(func) *)(func), USTATIC_API,	\
+		USTATIC_API, 3)
 #define DEFINE_STATIC_CALL_NULL(name, type)				\
-	__DEFINE_STATIC_CALL(name, type, __static_call_nop)
+	__DEFINE_STATIC_CALL(name, type, __static_call_nop, USTATIC_API,\
+		USTATIC_API, 3)
 #define DEFINE_STATIC_CALL_RET0(name, type)				\
-	__DEFINE_STATIC_CALL(name, type, __static_call_return0)
+	__DEFINE_STATIC_CALL(name, type, __static_call_return0,		\
+		USTATIC_API, USTATIC_API, 3)
+
+/* Only this object (executable or shared library) may call or update it:
+ * its name is free in every other object. */
+#define DEFINE_STATIC_CALL_HIDDEN(name, func)				\
+	__DEFINE_STATIC_CALL(name, __USTATIC_FUNC_TYPE(func),		\
+		(__USTATIC_FUNC_TYPE(func) *)(func), __USTATIC_HIDDEN,	\
+		__USTATIC_HIDDEN, 1)
+#define DEFINE_STATIC_CALL_NULL_HIDDEN(name, type)			\
+	__DEFINE_STATIC_CALL(name, type, __static_call_nop,		\
+		__USTATIC_HIDDEN, __USTATIC_HIDDEN, 1)
+#define DEFINE_STATIC_CALL_RET0_HIDDEN(name, type)			\
+	__DEFINE_STATIC_CALL(name, type, __static_call_return0,		\
+		__USTATIC_HIDDEN, __USTATIC_HIDDEN, 1)
+
+/* Every object may call it, only this one may update it (the kernel's
+ * EXPORT_STATIC_CALL_TRAMP). */
+#define DEFINE_STATIC_CALL_CALLONLY(name, func)				\
+	__DEFINE_STATIC_CALL(name, __USTATIC_FUNC_TYPE(func),		\
+		(__USTATIC_FUNC_TYPE(func) *)(func), USTATIC_API,	\
+		__USTATIC_HIDDEN, 2)
+#define DEFINE_STATIC_CALL_NULL_CALLONLY(name, type)			\
+	__DEFINE_STATIC_CALL(name, type, __static_call_nop, USTATIC_API,\
+		__USTATIC_HIDDEN, 2)
+#define DEFINE_STATIC_CALL_RET0_CALLONLY(name, type)			\
+	__DEFINE_STATIC_CALL(name, type, __static_call_return0,		\
+		USTATIC_API, __USTATIC_HIDDEN, 2)
+
+#ifdef __cplusplus
+#define __USTATIC_STATIC_ASSERT(cond, msg)	static_assert(cond, msg)
+#else
+#define __USTATIC_STATIC_ASSERT(cond, msg)	__extension__ _Static_assert(cond, msg)
+#endif
+
+/*
+ * The kernel's export macros, for code written for it: in user space
+ * what other objects may do is chosen where the static call is defined,
+ * and these check that the definition says what they say.
+ */
+#define EXPORT_STATIC_CALL(name)					\
+	__USTATIC_STATIC_ASSERT(sizeof(__SCE__##name) == 3,		\
+		"EXPORT_STATIC_CALL(" #name "): other objects may update "	\
+		"only a static call defined with DEFINE_STATIC_CALL*() "	\
+		"(not _HIDDEN or _CALLONLY)")
+#define EXPORT_STATIC_CALL_GPL(name)	EXPORT_STATIC_CALL(name)
+#define EXPORT_STATIC_CALL_TRAMP(name)					\
+	__USTATIC_STATIC_ASSERT(sizeof(__SCE__##name) == 2,		\
+		"EXPORT_STATIC_CALL_TRAMP(" #name "): to let other objects "	\
+		"call but not update it, define it with "		\
+		"DEFINE_STATIC_CALL*_CALLONLY()")
+#define EXPORT_STATIC_CALL_TRAMP_GPL(name) EXPORT_STATIC_CALL_TRAMP(name)
 
 #ifdef USTATIC_PATCHING
 #define static_call(name)						\
-	(*({ __USTATIC_MARK(name); &__SCT__##name; }))
+	(*__extension__ ({ __USTATIC_MARK(name); &__SCT__##name; }))
 #else
 /* Generic: an indirect call through the key. */
 #define static_call(name)						\
-	(*(__typeof__(&__SCT__##name))__atomic_load_n(			\
+	(*__extension__ (__typeof__(&__SCT__##name))__atomic_load_n(	\
 		&__SCK__##name.func, __ATOMIC_ACQUIRE))
 #endif
 
@@ -214,12 +346,12 @@ USTATIC_API int ustatic_call_update(struct static_call_key *key, void *func);
 #define static_call_cond(name)	(void)static_call(name)
 
 /* Type-checked like the kernel: func must convert to the call's type. */
-#define static_call_update(name, func) ({				\
+#define static_call_update(name, func) __extension__ ({			\
 	__typeof__(&__SCT__##name) __ustatic_f = (func);		\
-	ustatic_call_update(&__SCK__##name, (void *)__ustatic_f);	\
+	ustatic_call_update(__SCU__##name(), (void *)__ustatic_f);	\
 })
 
-#define static_call_query(name) ({					\
+#define static_call_query(name) __extension__ ({			\
 	void *__ustatic_q = __atomic_load_n(&__SCK__##name.func,	\
 					    __ATOMIC_ACQUIRE);		\
 	(__typeof__(&__SCT__##name))(__ustatic_q ==			\
@@ -235,11 +367,22 @@ struct static_key {
 	int initial;		/* value at definition: 0 or 1 */
 	int patched;		/* value the code encodes (library-private) */
 };
-struct static_key_true  { struct static_key key; };
-struct static_key_false { struct static_key key; };
 
 #define STATIC_KEY_INIT_TRUE	{ 1, 1, 1 }
 #define STATIC_KEY_INIT_FALSE	{ 0, 0, 0 }
+
+/*
+ * From C++14, a true key is true without an initializer: C++ has no
+ * range designators, and this is how an array of them gets its values. It
+ * stays an aggregate, initialized at compile time (C++11 would make it
+ * a class with a constructor).
+ */
+#if defined(__cplusplus) && __cplusplus >= 201402L
+struct static_key_true  { struct static_key key = STATIC_KEY_INIT_TRUE; };
+#else
+struct static_key_true  { struct static_key key; };
+#endif
+struct static_key_false { struct static_key key; };
 
 /* Like any global, a key another object uses must not be hidden. */
 #define DEFINE_STATIC_KEY_TRUE(name)					\
@@ -251,15 +394,15 @@ struct static_key_false { struct static_key key; };
 /* All-zero is a false key, so a false array needs no initializer. */
 #define DEFINE_STATIC_KEY_ARRAY_FALSE(name, count)			\
 	struct static_key_false name[count]
-#ifndef __cplusplus
+#if defined(__cplusplus) && __cplusplus >= 201402L
 #define DEFINE_STATIC_KEY_ARRAY_TRUE(name, count)			\
-	struct static_key_true name[count] =				\
-		{ [0 ... (count) - 1] = { STATIC_KEY_INIT_TRUE } }
-#else
-/* C++ has no range designators; write the initializers out instead. */
+	struct static_key_true name[count]
+#elif defined(__cplusplus)
 #define DEFINE_STATIC_KEY_ARRAY_TRUE(name, count)			\
-	static_assert(false, "DEFINE_STATIC_KEY_ARRAY_TRUE is C only")
+	static_assert(sizeof(count) == 0,				\
+		"DEFINE_STATIC_KEY_ARRAY_TRUE needs C++14 (-std=c++14) in C++")
 #endif
+/* (C's DEFINE_STATIC_KEY_ARRAY_TRUE is at the end of this header.) */
 
 USTATIC_API int ustatic_key_slow_inc(struct static_key *key);
 USTATIC_API int ustatic_key_slow_dec(struct static_key *key);
@@ -291,10 +434,41 @@ extern "C" {
 	__builtin_types_compatible_p(__typeof__(*(x)), struct static_key_true)
 #endif
 
+/*
+ * A branch's key must be a global object (static storage duration): its
+ * address is then a constant, which the linker puts in the jump entry.
+ * C proves it with a static initializer, C++ with constexpr: a key that
+ * is a pointer parameter or an automatic variable does not compile. The
+ * generic build checks the same, so that code stays portable. (A static,
+ * not an automatic constexpr: Clang refuses an asm goto that could jump
+ * over an initialized automatic variable, which it takes every other
+ * branch's to be.) In C, patching builds use the pointer (see below).
+ */
+#ifdef __cplusplus
+#define __USTATIC_KEY_CHECK(x, attr)					\
+	static constexpr struct static_key *__ustatic_k			\
+		__attribute__((unused)) = __USTATIC_KEY(x);
+#else
+#define __USTATIC_KEY_CHECK(x, attr)					\
+	static struct static_key *const __ustatic_k			\
+		__attribute__((attr)) = __USTATIC_KEY(x);
+#endif
+
 #ifdef USTATIC_ARCH_X86_64
-/* A symbol's address as an asm operand ("i" is refused for it under -fPIC
- * on AArch64, where "S" means exactly a symbolic address). */
-#define __USTATIC_SYM "i"
+/*
+ * A symbol's address as an asm operand, in every code model and under
+ * -fPIC: "i" is refused there for a preemptible symbol, and by GCC for
+ * any symbol under -mcmodel=large. GCC's "X" takes the address as it is
+ * and %p prints it bare; Clang's "s" takes a symbolic constant and %c
+ * prints it bare.
+ */
+#ifdef __clang__
+#define __USTATIC_SYM		"s"
+#define __USTATIC_SYMREF(op)	"%c[" #op "]"
+#else
+#define __USTATIC_SYM		"X"
+#define __USTATIC_SYMREF(op)	"%p[" #op "]"
+#endif
 /* NOP5, or a 5-byte `jmp l_yes`. */
 #define __USTATIC_JUMP_INSNS						\
 	".if %c[jmp]\n"							\
@@ -303,7 +477,14 @@ extern "C" {
 	".byte 0x0f,0x1f,0x44,0x00,0x00\n"				\
 	".endif\n"
 #elif defined(USTATIC_ARCH_AARCH64)
-#define __USTATIC_SYM "S"
+/* GCC refuses "i" for a symbol under -fPIC and has "S", exactly a
+ * symbol's address; Clang (14) takes "i" and refuses "S" in C++. */
+#ifdef __clang__
+#define __USTATIC_SYM		"i"
+#else
+#define __USTATIC_SYM		"S"
+#endif
+#define __USTATIC_SYMREF(op)	"%c[" #op "]"
 /* NOP, or `b l_yes`. */
 #define __USTATIC_JUMP_INSNS						\
 	".if %c[jmp]\n"							\
@@ -315,28 +496,54 @@ extern "C" {
 
 #ifdef USTATIC_PATCHING
 /*
+ * Each site's entry refers to its key through a pointer (data relocations
+ * only, so -fPIC code has no text relocations). In C that pointer is the
+ * static the check above defines, a local symbol. In C++ a static in an
+ * inline function or template has vague linkage: a weak, preemptible
+ * symbol that -fPIC code cannot name in a constant. There the check's
+ * constexpr pointer is only read, as a constant operand, and the asm
+ * emits the pointer itself; "0 +" makes the assembler refuse anything
+ * but a symbol (should a compiler ever pass a register).
+ */
+#ifdef __cplusplus
+#define __USTATIC_REF_ASM						\
+	".pushsection .data.rel.ro.ustatic_keys,\"aw?\"\n"		\
+	".balign 8\n"							\
+	"992:\n" __USTATIC_PTR " 0 + " __USTATIC_SYMREF(ref) "\n"	\
+	".popsection\n"
+#define __USTATIC_REF_ENTRY	".long 992b - .\n"
+#define __USTATIC_REF_OP	__ustatic_k
+#else
+#define __USTATIC_REF_ASM	""
+#define __USTATIC_REF_ENTRY	".long " __USTATIC_SYMREF(ref) " - .\n"
+#define __USTATIC_REF_OP	&__ustatic_k
+#endif
+
+/*
  * One instruction in the hot path, a NOP or a jump to l_yes, with the
  * other path out of line. As in the kernel, the site holds a jump exactly
  * when (key enabled) XOR (branch is "likely"). The jump entry records the
- * site, l_yes, the key (through a per-site hidden pointer, which keeps
- * -fPIC code free of text relocations) and the likely bit.
+ * site, l_yes, the pointer to the key and the likely bit. It joins the
+ * section group of the code it is in ("?"), as static_call()'s record
+ * does: a discarded copy of a C++ inline function takes its entries along.
  */
-#define __USTATIC_BRANCH(x, jump_at_build, likely) ({			\
+#define __USTATIC_BRANCH(x, jump_at_build, likely) __extension__ ({	\
 	__label__ __ustatic_yes, __ustatic_out;				\
-	static struct static_key *const __ustatic_ref			\
-		__attribute__((used)) = __USTATIC_KEY(x);		\
+	__USTATIC_KEY_CHECK(x, used)					\
 	int __ustatic_r;						\
 	__asm__ __volatile__ goto("991:\n"				\
 		__USTATIC_JUMP_INSNS					\
-		".pushsection ustatic_jumps,\"aR\"\n"			\
+		__USTATIC_REF_ASM					\
+		".pushsection ustatic_jumps,\"aR?\"\n"			\
 		".balign 4\n"						\
 		".long 991b - .\n"					\
 		".long %l[__ustatic_yes] - .\n"				\
-		".long %c[ref] - .\n"					\
+		__USTATIC_REF_ENTRY					\
 		".long %c[lik]\n"					\
 		".popsection\n"						\
-		: : [ref] __USTATIC_SYM(&__ustatic_ref), [jmp] "i"(jump_at_build),\
-		    [lik] "i"(likely) : : __ustatic_yes);		\
+		: : [ref] __USTATIC_SYM(__USTATIC_REF_OP),		\
+		    [jmp] "i"(jump_at_build), [lik] "i"(likely)		\
+		: : __ustatic_yes);					\
 	__ustatic_r = 0; goto __ustatic_out;				\
 __ustatic_yes:								\
 	__ustatic_r = 1;						\
@@ -349,10 +556,11 @@ __ustatic_out:								\
 #define static_branch_unlikely(x)					\
 	(__builtin_expect(__USTATIC_BRANCH(x, __USTATIC_IS_TRUE(x), 0), 0))
 #else
-#define static_branch_likely(x)						\
-	__builtin_expect(__atomic_load_n(&(x)->key.enabled, __ATOMIC_ACQUIRE) > 0, 1)
-#define static_branch_unlikely(x)					\
-	__builtin_expect(__atomic_load_n(&(x)->key.enabled, __ATOMIC_ACQUIRE) > 0, 0)
+#define __USTATIC_LOAD(x) __extension__ ({				\
+	__USTATIC_KEY_CHECK(x, unused)					\
+	__atomic_load_n(&(x)->key.enabled, __ATOMIC_ACQUIRE) > 0; })
+#define static_branch_likely(x)		__builtin_expect(__USTATIC_LOAD(x), 1)
+#define static_branch_unlikely(x)	__builtin_expect(__USTATIC_LOAD(x), 0)
 #endif
 
 /* ------------------------------------------------------------------ */
@@ -424,6 +632,33 @@ __attribute__((destructor, used)) static void __ustatic_object_dtor(void)
 
 #ifdef __cplusplus
 }
+#endif
+
+#ifndef __cplusplus
+/*
+ * C's true key arrays need the GNU range designator: ISO C has no other
+ * way to give `count` elements one value, and -Wpedantic warns about it.
+ * __extension__ cannot silence it, as it cannot follow the `static` that
+ * a definition may begin with. So Clang's warning is turned off around
+ * it, and GCC, which takes no pragma inside a declaration, sees the rest
+ * of this header as a system header (it reports nothing in what a system
+ * header's macro expands to). Hence this comes last.
+ */
+#ifdef __clang__
+#define DEFINE_STATIC_KEY_ARRAY_TRUE(name, count)			\
+	_Pragma("clang diagnostic push")				\
+	_Pragma("clang diagnostic ignored \"-Wgnu-designator\"")	\
+	struct static_key_true name[count] =				\
+		{ [0 ... (count) - 1] = { STATIC_KEY_INIT_TRUE } }	\
+	_Pragma("clang diagnostic pop")
+#else
+#if __INCLUDE_LEVEL__ > 0
+#pragma GCC system_header
+#endif
+#define DEFINE_STATIC_KEY_ARRAY_TRUE(name, count)			\
+	struct static_key_true name[count] =				\
+		{ [0 ... (count) - 1] = { STATIC_KEY_INIT_TRUE } }
+#endif
 #endif
 
 #endif /* USTATIC_H */

@@ -13,51 +13,64 @@
 #include "static_call.h"
 #include "transaction.h"
 
-/* The registry lock, or -EDEADLK (with a message) when a signal handler
- * interrupted an update on this very thread: waiting would never end. */
-static int lock_registry(const char *who)
-{
-	int err = us_lock(&us_registry_lock);
-
-	if (err)
-		us_log("%s: called from a signal handler that interrupted an "
-		       "update on the same thread: refused (-EDEADLK)", who);
-	return err;
-}
-
 /* One line naming what was refused: the static call or key by name. */
 static void log_refusal(const char *who, const void *key, int err)
 {
 	char name[128];
 
-	us_log("%s(%s) refused: %s", who, us_symbol(key, name, sizeof(name)),
-	       strerror(-err));
+	if (us_debug)
+		us_log("%s(%s) refused: %s", who,
+		       us_symbol(key, name, sizeof(name)), strerror(-err));
+}
+
+/* Registry lock held: records the update, or applies it as one batch. */
+static int call_update(struct static_call_key *key, void *func)
+{
+	struct us_batch b = US_BATCH_INIT;
+	struct us_call_change c = { .key = key, .func = func };
+
+	if (func && !us_is_code(func)) {
+		us_log("static_call_update: target %p is not in executable "
+		       "memory", func);
+		return us_transaction_failed(us_fail(-EINVAL,
+			"static_call_update: bad target"));
+	}
+	if (us_transaction_active())
+		return us_transaction_add_call(key, func);
+	us_static_call_queue(&b, &c);
+	return us_batch_finish(&b);
 }
 
 int ustatic_call_update(struct static_call_key *key, void *func)
 {
-	struct us_batch b = US_BATCH_INIT;
-	struct us_call_change c = { .key = key, .func = func };
-	int err;
+	int err = us_enter("static_call_update");
 
-	us_init();
-	if (!key)
-		return us_fail(-EINVAL, "static_call_update: NULL key");
-	err = lock_registry("static_call_update");
 	if (err)
 		return err;
-	if (func && !us_is_code(func)) {
-		us_log("static_call_update: target %p is not in executable "
-		       "memory", func);
-		err = us_fail(-EINVAL, "static_call_update: bad target");
-	} else if (us_transaction_active()) {
-		err = us_transaction_add_call(key, func);
+	us_init();
+	if (!key) {
+		err = us_fail(-EINVAL, "static_call_update: NULL key");
 	} else {
-		us_static_call_queue(&b, &c);
-		err = us_batch_finish(&b);
+		us_lock(&us_registry_lock);
+		err = call_update(key, func);
+		us_unlock(&us_registry_lock);
 	}
-	if (err && us_debug)
+	if (err)
 		log_refusal("static_call_update", key, err);
+	return us_leave_cancelable(err);
+}
+
+/* The slow path: hold the key, replay op, patch, settle. */
+static int key_slow(struct static_key *key, enum us_key_op op)
+{
+	struct us_batch b = US_BATCH_INIT;
+	struct us_key_change c;
+	int err;
+
+	us_lock(&us_registry_lock);
+	if (!us_key_hold(&b, &c, key) && !us_key_replay(&b, &c, op))
+		us_key_queue(&b, &c);
+	err = us_batch_finish(&b);
 	us_unlock(&us_registry_lock);
 	return err;
 }
@@ -65,27 +78,20 @@ int ustatic_call_update(struct static_call_key *key, void *func)
 static int key_change(struct static_key *key, enum us_key_op op,
 		      const char *who)
 {
-	struct us_batch b = US_BATCH_INIT;
-	struct us_key_change c;
-	int err;
+	int err = us_enter(who);
 
-	us_init();
-	if (!key)
-		return us_fail(-EINVAL, "static key: NULL key");
-	if (us_transaction_active())
-		return us_transaction_add_key(key, op);
-	if (us_key_fast(key, op))
-		return 0;
-	err = lock_registry(who);
 	if (err)
 		return err;
-	if (!us_key_hold(&b, &c, key) && !us_key_replay(&b, &c, op))
-		us_key_queue(&b, &c);
-	err = us_batch_finish(&b);
-	if (err && us_debug)
+	us_init();
+	if (!key)
+		err = us_fail(-EINVAL, "static key: NULL key");
+	else if (us_transaction_active())
+		err = us_transaction_add_key(key, op);
+	else if (!us_key_fast(key, op))
+		err = key_slow(key, op);
+	if (err)
 		log_refusal(who, key, err);
-	us_unlock(&us_registry_lock);
-	return err;
+	return us_leave_cancelable(err);
 }
 
 int ustatic_key_slow_inc(struct static_key *key)
@@ -142,9 +148,10 @@ void ustatic_object_register(const struct ustatic_object_tables *t)
 	struct us_object *o;
 	int err;
 
-	us_init();
-	if (lock_registry("object registration"))
+	if (us_enter("object registration"))
 		return;
+	us_init();
+	us_lock(&us_registry_lock);
 	o = us_registry_read(t, &err);
 	if (o)
 		err = us_sites_discover(o, t->sites_start, t->sites_stop);
@@ -159,12 +166,15 @@ void ustatic_object_register(const struct ustatic_object_tables *t)
 		us_log("registry: out of memory registering object %p", t->id);
 	}
 	us_unlock(&us_registry_lock);
+	us_leave(0);
 }
 
 void ustatic_object_unregister(const struct ustatic_object_tables *t)
 {
-	if (lock_registry("object unregistration"))
+	if (us_enter("object unregistration"))
 		return;
+	us_lock(&us_registry_lock);
 	us_registry_remove(t);
 	us_unlock(&us_registry_lock);
+	us_leave(0);
 }

@@ -111,9 +111,12 @@ static bool settled(const struct us_patch *p, bool to_new)
 	return !memcmp(p->addr, goal(p, to_new), p->len);
 }
 
-/* Phase 1: a guard on the first byte of every entry not where it goes. */
+/* Phase 1: a guard on the first byte of every entry not where it goes.
+ * 1 if one was written, 0 if none, or -errno (so are the next two). */
 static int put_guards(struct us_patch *v, size_t n, bool trap_free, bool to_new)
 {
+	int wrote = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		uint8_t g = guard_of(&v[i], trap_free);
 		int err;
@@ -123,11 +126,12 @@ static int put_guards(struct us_patch *v, size_t n, bool trap_free, bool to_new)
 		err = write_code(v[i].addr, &g, 1);
 		if (err)
 			return err;
+		wrote = 1;
 	}
-	return 0;
+	return wrote;
 }
 
-/* Phase 2: the tails. 1 if one was written, 0 if none differed, -errno. */
+/* Phase 2: the tails. */
 static int put_tails(struct us_patch *v, size_t n, bool to_new)
 {
 	int wrote = 0;
@@ -149,6 +153,8 @@ static int put_tails(struct us_patch *v, size_t n, bool to_new)
 /* Phase 3: the first bytes, which complete each instruction. */
 static int put_first_bytes(struct us_patch *v, size_t n, bool to_new)
 {
+	int wrote = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		const uint8_t *b = goal(&v[i], to_new);
 		int err;
@@ -158,8 +164,9 @@ static int put_first_bytes(struct us_patch *v, size_t n, bool to_new)
 		err = write_code(v[i].addr, b, 1);
 		if (err)
 			return err;
+		wrote = 1;
 	}
-	return 0;
+	return wrote;
 }
 
 /*
@@ -177,21 +184,36 @@ static void sync_forward(const char *when)
 	us_log("engine: sync after %s failed; carried on", when);
 }
 
-/* One pass of the three phases towards the old instructions. */
+/* A phase of undoing wrote something: one round, whose failure changes
+ * nothing (a round that timed out once would time out again). */
+static void sync_once(int wrote)
+{
+	if (wrote > 0)
+		us_sync_cores();
+}
+
+/* One pass of the three phases towards the old instructions. Returns 0,
+ * or the error of a write. */
 static int undo_once(struct us_patch *v, size_t n, bool trap_free)
 {
-	int err = put_guards(v, n, trap_free, false);
+	int guards = put_guards(v, n, trap_free, false), tails, firsts;
 
-	if (err)
-		return err;
-	sync_forward("guards (undoing)");
-	err = put_tails(v, n, false);
-	if (err > 0)
-		sync_forward("tails (undoing)");
-	if (err >= 0)
-		err = put_first_bytes(v, n, false);
-	sync_forward("first bytes (undoing)");
-	return err;
+	if (guards < 0)
+		return guards;
+	sync_once(guards);
+	tails = put_tails(v, n, false);
+	if (tails < 0)
+		return tails;
+	sync_once(tails);
+	firsts = put_first_bytes(v, n, false);
+	if (firsts < 0)
+		return firsts;
+	/* Old first bytes back over tails that never changed (a batch
+	 * refused at its first sync) need no round: a core that still sees
+	 * a guard runs it as the old instruction or takes a late trap. */
+	if (guards > 0 || tails > 0)
+		sync_once(firsts);
+	return 0;
 }
 
 /* A failing write is tried again by every pass, as long as it may be
@@ -227,7 +249,7 @@ static int run_phases(struct us_patch *v, size_t n, bool trap_free)
 {
 	int err = put_guards(v, n, trap_free, true), tails;
 
-	if (!err)
+	if (err >= 0)
 		err = us_sync_cores();
 	if (err) {
 		unwind(v, n, trap_free);
@@ -239,7 +261,7 @@ static int run_phases(struct us_patch *v, size_t n, bool trap_free)
 	if (tails > 0)
 		sync_forward("tails");
 	err = tails < 0 ? tails : put_first_bytes(v, n, true);
-	if (err) {
+	if (err < 0) {
 		unwind(v, n, trap_free);
 		return err;
 	}
@@ -410,11 +432,7 @@ static int apply(struct us_patch *v, size_t n, int traps)
 
 int us_engine_apply(struct us_patch *v, size_t n)
 {
-	int err = apply(v, n, -1);
-
-	if (err)
-		US_COUNT(refused, 1);
-	return err;
+	return apply(v, n, -1);
 }
 
 /* ---- batches ---- */
@@ -464,7 +482,5 @@ int us_batch_finish(struct us_batch *b)
 	free(b->v);
 	free(b->settle);
 	*b = (struct us_batch)US_BATCH_INIT;
-	if (err)
-		US_COUNT(refused, 1);
 	return err;
 }

@@ -30,8 +30,21 @@ struct us_lock {
 
 extern struct us_lock us_registry_lock, us_engine_lock;
 
-/* 0, or -EDEADLK when this thread already holds it (a signal handler
- * that interrupted an update on its own thread). */
+/*
+ * Every public call that changes anything runs between us_enter() and
+ * us_leave(). us_enter() returns -EDEADLK (and logs it) when this thread
+ * is already inside one: a signal handler interrupted it, and waiting for
+ * it (a lock, malloc's arena lock) would never end. It also holds off
+ * thread cancellation until us_leave(), which counts a failed call in
+ * `refused` and returns err.
+ */
+int us_enter(const char *who);
+int us_leave(int err);
+/* us_leave(), then a cancellation point (for the calls a program makes;
+ * not for object registration, which runs inside dlopen). */
+int us_leave_cancelable(int err);
+
+/* 0, or -EDEADLK when this thread already holds it. */
 int us_lock(struct us_lock *l);
 void us_unlock(struct us_lock *l);
 bool us_lock_held(const struct us_lock *l);

@@ -11,6 +11,7 @@
 #include "grow.h"
 #include "registry.h"
 #include "sites.h"
+#include "trap.h"
 
 /* Site table entry, as the public header's static_call() emits it. */
 struct site_entry {
@@ -70,7 +71,10 @@ static long scan_marker(uint8_t *p, uint8_t *stop, const struct us_object *o,
 
 		if (len <= 0)
 			break;
-		if (hit) {
+		/* Under a shadow stack a CALL site could only be left by
+		 * emulating a CALL, which the handler must not do: such a
+		 * site stays on its trampoline (whose slot is a JMP). */
+		if (hit && !(s.kind == US_SITE_CALL && us_trap_shadow_stack())) {
 			if (push_site(f, &s, tramp))
 				return -ENOMEM;
 			found++;

@@ -27,6 +27,7 @@ struct op {
 
 struct txn {
 	int depth;
+	int err;			/* a recording failed: commit fails */
 	struct op *ops;
 	size_t n, cap;
 };
@@ -68,12 +69,24 @@ bool us_transaction_active(void)
 	return t && t->depth > 0;
 }
 
+/* A change that could not even be recorded makes the whole batch fail:
+ * all or nothing. Returns err. */
+int us_transaction_failed(int err)
+{
+	struct txn *t = current(false);
+
+	if (t && t->depth > 0 && !t->err)
+		t->err = err;
+	return err;
+}
+
 static int record(const struct op *o)
 {
 	struct txn *t = current(false);
 
 	if (us_grow(&t->ops, &t->cap, t->n, sizeof(*t->ops)))
-		return us_fail(-ENOMEM, "ustatic_batch: recording");
+		return us_transaction_failed(us_fail(-ENOMEM,
+						     "ustatic_batch: recording"));
 	t->ops[t->n++] = *o;
 	return 0;
 }
@@ -91,13 +104,17 @@ int us_transaction_add_key(struct static_key *key, enum us_key_op op)
 int ustatic_batch_begin(void)
 {
 	struct txn *t;
+	int err = us_enter("ustatic_batch_begin");
 
+	if (err)
+		return err;
 	us_init();
 	t = current(true);
-	if (!t)
-		return us_fail(-ENOMEM, "ustatic_batch_begin");
-	t->depth++;
-	return 0;
+	if (t)
+		t->depth++;
+	else
+		err = us_fail(-ENOMEM, "ustatic_batch_begin");
+	return us_leave(err);
 }
 
 /* Whether op i is the last one for its static call (the one that wins). */
@@ -153,42 +170,63 @@ static int apply(const struct txn *t)
 	struct us_key_change *keys = calloc(t->n + 1, sizeof(*keys));
 	int err = -ENOMEM;
 
-	if (calls && keys)
-		err = us_lock(&us_registry_lock);
-	if (!err) {
+	if (calls && keys) {
+		us_lock(&us_registry_lock);
 		err = queue_all(t, &b, calls, keys);
 		us_unlock(&us_registry_lock);
 	} else {
-		us_fail(err, err == -EDEADLK ? "ustatic_batch_commit: called "
-			"from a signal handler that interrupted an update" :
-			"ustatic_batch_commit");
+		us_fail(err, "ustatic_batch_commit");
 	}
 	free(calls);
 	free(keys);
 	return err;
 }
 
+/* The outermost commit: everything recorded, or the recording's error. */
+static int commit(struct txn *t)
+{
+	int err = t->err;
+
+	if (err)
+		us_fail(err, "ustatic_batch_commit: a change could not be "
+			"recorded, none is applied");
+	else if (t->n)
+		err = apply(t);
+	t->n = 0;
+	t->err = 0;
+	return err;
+}
+
 int ustatic_batch_commit(void)
 {
-	struct txn *t = current(false);
-	int err;
+	struct txn *t;
+	int err = us_enter("ustatic_batch_commit");
 
+	if (err)
+		return err;
+	t = current(false);
 	if (!t || t->depth == 0)
-		return us_fail(-EINVAL, "ustatic_batch_commit without begin");
-	if (--t->depth > 0)
-		return 0;
-	err = t->n ? apply(t) : 0;
-	t->n = 0;
-	return err;
+		err = us_fail(-EINVAL, "ustatic_batch_commit without begin");
+	else if (--t->depth == 0)
+		err = commit(t);
+	return us_leave_cancelable(err);
 }
 
 int ustatic_batch_abort(void)
 {
-	struct txn *t = current(false);
+	struct txn *t;
+	int err = us_enter("ustatic_batch_abort");
 
-	if (!t || t->depth == 0)
-		return us_fail(-EINVAL, "ustatic_batch_abort without begin");
-	t->depth = 0;
-	t->n = 0;
-	return 0;
+	if (err)
+		return err;
+	t = current(false);
+	if (!t || t->depth == 0) {
+		err = us_fail(-EINVAL, "ustatic_batch_abort without begin");
+	} else {
+		t->depth = 0;
+		t->n = 0;
+		t->err = 0;
+	}
+	us_leave(0);		/* not a change: `refused` does not count it */
+	return err;
 }

@@ -70,6 +70,9 @@ struct pub_history {
 static struct pub_batch *batch;
 static struct pub_history *history;
 static unsigned long seq;
+/* The thread that last made seq odd (a handler compares it with its own:
+ * gettid() is async-signal-safe, thread-local storage may not be). */
+static pid_t writer_tid;
 /* Set once at init, before any batch. */
 static struct sigaction previous;
 static bool shadow_stack;
@@ -77,6 +80,7 @@ static bool shadow_stack;
 static void seq_begin(void)
 {
 	us_assert_held(&us_engine_lock);
+	__atomic_store_n(&writer_tid, gettid(), __ATOMIC_RELAXED);
 	__atomic_store_n(&seq, seq + 1, __ATOMIC_RELAXED);
 	/* The odd count is visible before any buffer store (pairs with the
 	 * reader's acquire fence before its second look at seq). */
@@ -179,15 +183,25 @@ static struct look look_once(uintptr_t pc)
 	return (struct look){ NOT_OURS, 0 };
 }
 
-/* A consistent look: the writer only holds seq odd while it copies a batch
- * into the buffers, with every signal but the synchronous ones blocked on
- * its thread, so the wait is short and never on ourselves. */
+/*
+ * A consistent look. The writer holds seq odd only while it copies into
+ * the buffers, with asynchronous signals blocked on its thread, so the
+ * wait is short. A signal that is not blocked there (a SIGSEGV or SIGBUS
+ * sent with pthread_kill) may still run a site on the writer's own
+ * thread while seq is odd: waiting would never end, and need not, for the
+ * writer is stopped under us and every word it stores is whole (an entry
+ * shows its old or its new instruction; no int3 of a batch being copied
+ * in is placed yet). Then the look is taken as it is.
+ */
 static struct look look(uintptr_t pc)
 {
 	for (;;) {
 		unsigned long s = __atomic_load_n(&seq, __ATOMIC_ACQUIRE);
 		struct look l;
 
+		if ((s & 1) && __atomic_load_n(&writer_tid, __ATOMIC_RELAXED) ==
+			       gettid())
+			return look_once(pc);
 		if (s & 1) {
 			sched_yield();
 			continue;
@@ -306,6 +320,11 @@ void us_trap_init(void)
 	shadow_stack = detect_shadow_stack();
 	if (shadow_stack)
 		us_log("trap: shadow stack active, CALLs are never emulated");
+}
+
+bool us_trap_shadow_stack(void)
+{
+	return shadow_stack;
 }
 
 static bool handler_installed(void)

@@ -17,6 +17,10 @@
 
 void us_trap_init(void);
 
+/* Whether a user shadow stack is active (or forced): CALLs are then never
+ * emulated, so no inline CALL site is ever guarded by int3. */
+bool us_trap_shadow_stack(void);
+
 /* Whether int3 guards may be placed now: our handler is installed and no
  * thread blocks SIGTRAP (which would make the kernel kill the process). */
 bool us_trap_usable(void);

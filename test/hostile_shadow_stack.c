@@ -22,8 +22,13 @@
  *      only that CALL: shstk: stats.traps does not move and late_traps does
  *      (every trap re-executed, none emulated); control: traps > 0 (the
  *      CALL is emulated), which is what shows that check C can fail;
- *   S. retargets a real static call whose callers use its inline call site
- *      1000 times (or 2 s): every result is correct; shstk: no emulation either.
+ *   S. retargets a real static call whose callers have an inline CALL site
+ *      1000 times (or 2 s): every result is correct. Under a shadow stack
+ *      the registry leaves inline CALL sites on their trampolines (a CALL
+ *      site could only be left by emulating a CALL, and the thread that
+ *      must land the patch could be the one waiting: a signal handler on
+ *      the updating thread), so it finds none; only the trampoline's JMP
+ *      slot is guarded. In the control run it finds the site.
  * Every result of every call is checked against the targets that were
  * valid while it ran.
  *
@@ -167,7 +172,10 @@ static int child(bool shstk)
 			if (o->tramps[i].key == &STATIC_CALL_KEY(hs_sc))
 				for (size_t k = 0; k < o->tramps[i].nsites; k++)
 					nsites += o->tramps[i].sites[k].kind == US_SITE_CALL;
-	CHECK(nsites > 0);
+	if (shstk)
+		CHECK_EQ(nsites, 0);	/* left on the trampoline */
+	else
+		CHECK(nsites > 0);
 
 	/* Two CPUs we may run on, if there are. */
 	int cpu[2];
@@ -189,7 +197,6 @@ static int child(bool shstk)
 	if (shstk) {
 		CHECK_EQ(c.traps, 0);	/* a CALL is never emulated */
 		CHECK(c.late_traps > 0);/* ... its traps are re-executed */
-		CHECK_EQ(s.traps, 0);
 	} else {
 		CHECK(c.traps > 0);	/* the CALL is emulated: C can fail */
 	}
