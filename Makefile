@@ -62,9 +62,18 @@ SAN_TESTS := static_call_basic static_call_stress static_key_basic \
 	handler_mask trap_chain engine_unit engine_sync_rounds engine_stress \
 	engine_signal_nested insn_len_objdump hostile_mdwe hostile_seccomp_wx \
 	hostile_no_writer hostile_foreign_breakpoint hostile_shadow_stack \
-	hostile_thread_churn
+	hostile_thread_churn hostile_fd_reuse hostile_fork_nohandlers \
+	hostile_status_unreadable hostile_seccomp_membarrier hostile_sync_signal \
+	key_counting txn_compose txn_record_fail reentry_signal reentry_alloc \
+	trap_longjmp shstk_self_signal updater_sync_signals stats_truthful \
+	bad_targets sigtrap_foreign engine_write_failures debug_messages
+# Not under sanitizers: hostile_no_proc (LeakSanitizer needs /proc),
+# cancel_inside (ASan's sigaltstack interceptor trips over a cancelled
+# thread's unwinding), unload_library (a host built without the
+# sanitizer's run-time loads the library).
 TSAN_TESTS := static_call_basic static_call_stress static_key_basic \
-	static_key_stress transaction multi_object
+	static_key_stress transaction multi_object key_counting txn_compose \
+	txn_record_fail
 
 all: $(B)/libustatic.so $(B)/libustatic.a $(B)/ustatic.pc
 
