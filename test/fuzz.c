@@ -48,6 +48,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1093,13 +1094,20 @@ static void child_expect_key(int k, int count, const char *when)
  * wherever they were: any change in flight may or may not show, but code
  * and counts agree), then changes of its own, which must be exact.
  */
-static void child_main(void)
+static void child_main(pid_t parent)
 {
 	const struct fz_sites *o[1 + NPLUG];
 	const char *on[1 + NPLUG];
 	int no = objects(o, on), id, n, sum;
 
 	in_child = 1;
+	/* A thread of the parent may have been failing at the fork: this
+	 * child reports for itself. It dies with the thread that waits for
+	 * it (SIGKILL: the library may block other signals where it hangs). */
+	__atomic_store_n(&failing, 0, __ATOMIC_SEQ_CST);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
 	for (int i = 0; i < no; i++) {
 		for (int c = 0; c < NCALLS; c++)
 			for (int f = 0; f < nforms(c); f++)
@@ -1159,15 +1167,16 @@ static void op_fork(void)
 {
 	double limit = qemu ? 120 : 30, t0;
 	int status = 0;
-	pid_t pid;
+	pid_t pid, parent;
 
 	desc("fork");
 	self->forks++;
+	parent = getpid();
 	pid = fork();
 	if (pid < 0)
 		return;		/* EAGAIN: nothing to check */
 	if (pid == 0)
-		child_main();
+		child_main(parent);
 	/* A child that hangs (a lock it inherited held) is a failure too. */
 	for (t0 = now();; usleep(1000)) {
 		pid_t r = waitpid(pid, &status, WNOHANG);
