@@ -126,40 +126,45 @@ static bool last_for_call(const struct txn *t, size_t i)
 	return t->ops[i].call != NULL;
 }
 
-/* Whether op i is the first one for its key (the one that holds it). */
-static bool first_for_key(const struct txn *t, size_t i)
+/* The change of key among keys[0..n), or NULL. */
+static struct us_key_change *change_of(struct us_key_change *keys, size_t n,
+				       const struct static_key *key)
 {
-	for (size_t j = 0; j < i; j++)
-		if (t->ops[j].key == t->ops[i].key)
-			return false;
-	return t->ops[i].key != NULL;
+	for (size_t i = 0; i < n; i++)
+		if (keys[i].key == key)
+			return &keys[i];
+	return NULL;
 }
 
-static void queue_key(const struct txn *t, size_t i, struct us_batch *b,
-		      struct us_key_change *c)
-{
-	if (us_key_hold(b, c, t->ops[i].key))
-		return;
-	for (size_t j = i; j < t->n; j++)
-		if (t->ops[j].key == t->ops[i].key &&
-		    us_key_replay(b, c, t->ops[j].kop))
-			return;
-	us_key_queue(b, c);
-}
-
-/* Registry lock held. calls[] and keys[] live until the batch finishes. */
+/*
+ * Registry lock held. The operations in the order they were recorded: a
+ * key is held when it first appears, each of its operations replayed on it
+ * in turn, so the first one that fails is the error of the commit. Then
+ * every key's patches go into the batch. calls[] and keys[] live until the
+ * batch finishes.
+ */
 static int queue_all(const struct txn *t, struct us_batch *b,
 		     struct us_call_change *calls, struct us_key_change *keys)
 {
+	size_t nkeys = 0;
+
 	for (size_t i = 0; i < t->n && !b->err; i++) {
+		const struct op *o = &t->ops[i];
+		struct us_key_change *c;
+
 		if (last_for_call(t, i)) {
-			*calls = (struct us_call_change){
-				.key = t->ops[i].call, .func = t->ops[i].func };
+			*calls = (struct us_call_change){ .key = o->call,
+							  .func = o->func };
 			us_static_call_queue(b, calls++);
-		} else if (first_for_key(t, i)) {
-			queue_key(t, i, b, keys++);
+		} else if (o->key) {
+			c = change_of(keys, nkeys, o->key);
+			if (!c && us_key_hold(b, c = &keys[nkeys++], o->key))
+				break;
+			us_key_replay(b, c, o->kop);
 		}
 	}
+	for (size_t k = 0; k < nkeys && !b->err; k++)
+		us_key_queue(b, &keys[k]);
 	return us_batch_finish(b);
 }
 
