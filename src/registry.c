@@ -168,7 +168,26 @@ void us_registry_remove(const struct ustatic_object_tables *t)
 
 /* ---- is it code? ---- */
 
-/* The maps line holding `at` says x; false if /proc cannot tell us. */
+/* An executable segment of any loaded object holds arg (a uintptr_t). */
+static int in_exec_segment(struct dl_phdr_info *info, size_t size US_UNUSED,
+			   void *arg)
+{
+	uintptr_t at = *(uintptr_t *)arg;
+
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) &&
+		    at >= s && at < s + ph->p_memsz)
+			return 1;
+	}
+	return 0;
+}
+
+/* The maps line holding `at` says x. Without /proc (a sandbox), the
+ * loaded objects' program headers say it for their code; code made at
+ * run time cannot be proven then, and is refused. */
 static bool in_exec_mapping(uintptr_t at)
 {
 	FILE *f = fopen("/proc/self/maps", "re");
@@ -176,7 +195,7 @@ static bool in_exec_mapping(uintptr_t at)
 	bool x = false;
 
 	if (!f)
-		return false;
+		return dl_iterate_phdr(in_exec_segment, &at) != 0;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long s, e;
 		char perm[5];

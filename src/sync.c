@@ -17,6 +17,7 @@
 #include "debug.h"
 #include "lock.h"
 #include "sync.h"
+#include "under_valgrind.h"
 
 /*
  * The signal broadcast, used without membarrier: every other thread is
@@ -41,6 +42,8 @@
  * SIGRTMIN, and valgrind takes SIGRTMAX.
  */
 #define ACK_TIMEOUT_NS (1000 * 1000 * 1000L)
+/* valgrind runs one thread at a time, each much slower. */
+#define VALGRIND_SLOWDOWN 10
 #define ROUND_FIRST_NS (10 * 1000 * 1000L)
 #define DEFAULT_SYNC_SIGNAL (SIGRTMAX - 1)
 
@@ -343,7 +346,8 @@ static int sync_by_signal(void)
 			return us_fail(sent, "sync: signalling the threads");
 		while (acked() < (uint32_t)sent) {
 			t = now_ns();
-			if (t - start >= ACK_TIMEOUT_NS)
+			if (t - start >= ACK_TIMEOUT_NS *
+					  (RUNNING_ON_VALGRIND ? VALGRIND_SLOWDOWN : 1))
 				return us_fail(-ETIMEDOUT, "sync: a thread did "
 					       "not acknowledge the sync signal "
 					       "(blocked?)");
