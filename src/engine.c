@@ -273,18 +273,31 @@ static int run_phases(struct us_patch *v, size_t n, bool trap_free)
  * AArch64: every entry is one CMODX-safe instruction (B, BL, NOP) replaced
  * by another with a single aligned 32-bit store, so a core sees the old or
  * the new one; clean/invalidate the caches, then one synchronization makes
- * every core fetch the new one. A failed write is undone the same way.
+ * every core fetch the new one. A failed write is undone the same way,
+ * every entry not back to its old instruction tried again by each pass.
  */
-static int run_swaps(struct us_patch *v, size_t n)
+static int swap_all(struct us_patch *v, size_t n, bool to_new)
 {
 	int err = 0;
-	size_t done = 0;
 
-	for (; done < n && !err; done++)
-		err = write_code(v[done].addr, v[done].new, v[done].len);
-	if (err)
-		for (size_t i = 0; i + 1 < done; i++)
-			write_code(v[i].addr, v[i].old, v[i].len);
+	for (size_t i = 0; i < n; i++)
+		if (!settled(&v[i], to_new)) {
+			int e = write_code(v[i].addr, goal(&v[i], to_new), v[i].len);
+
+			if (e && to_new)
+				return e;	/* stop at the first: undo */
+			err = err ? err : e;
+		}
+	return err;
+}
+
+static int run_swaps(struct us_patch *v, size_t n)
+{
+	int err = swap_all(v, n, true);
+
+	for (int i = 0; err && i < UNDO_TRIES; i++)
+		if (!swap_all(v, n, false))
+			break;
 	for (size_t i = 0; i < n; i++)
 		us_arch_flush_icache(v[i].addr, v[i].len);
 	if (err) {

@@ -112,7 +112,8 @@ int main(void)
 	int ret = T_EXIT_PASS;
 
 	for (int i = 0; i < 4; i++) {
-		if (cfg[i][0] == USTATIC_WRITE_PROCMEM && !test_procmem_ok())
+		if ((cfg[i][0] == USTATIC_WRITE_PROCMEM && !test_procmem_ok()) ||
+		    (cfg[i][1] == USTATIC_SYNC_SIGNAL && !test_signal_sync_ok()))
 			continue;
 		int status = t_fork_run(run_config, (void *)cfg[i], 0);
 

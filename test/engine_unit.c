@@ -147,7 +147,8 @@ int main(void)
 #endif
 	test_all_or_nothing();
 	test_methods(USTATIC_WRITE_MPROTECT, USTATIC_SYNC_MEMBARRIER);
-	test_methods(USTATIC_WRITE_MPROTECT, USTATIC_SYNC_SIGNAL);
+	if (test_signal_sync_ok())
+		test_methods(USTATIC_WRITE_MPROTECT, USTATIC_SYNC_SIGNAL);
 	if (test_procmem_ok()) {
 		test_methods(USTATIC_WRITE_PROCMEM, USTATIC_SYNC_MEMBARRIER);
 		test_methods(USTATIC_WRITE_PROCMEM, USTATIC_SYNC_SIGNAL);

@@ -154,7 +154,12 @@ int t_run(const char *const env[], const char *const argv[])
 	if (pid == 0) {
 		for (; env && *env; env++)
 			putenv((char *)*env);
-		execvp(argv[0], (char **)argv);
+		/* execvp() would hand a binary the kernel cannot run
+		 * (another architecture, without binfmt_misc) to /bin/sh. */
+		if (strchr(argv[0], '/'))
+			execv(argv[0], (char **)argv);
+		else
+			execvp(argv[0], (char **)argv);
 		_exit(127);
 	}
 	return t_wait(pid);

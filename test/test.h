@@ -94,6 +94,13 @@ static inline void test_beside_self(char *out, size_t size, const char *name)
 	CHECK(snprintf(out, size, "%s/%s", self, name) < (int)size);
 }
 
+/* qemu-user does not deliver the sync signal's broadcast: the signal
+ * method of serialization cannot be tested there. */
+static inline int test_signal_sync_ok(void)
+{
+	return !getenv("USTATIC_TEST_QEMU");
+}
+
 /* qemu-user does not see code written through /proc/self/mem. */
 static inline int test_procmem_ok(void)
 {
