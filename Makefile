@@ -75,7 +75,10 @@ TSAN_TESTS := static_call_basic static_call_stress static_key_basic \
 	static_key_stress transaction multi_object key_counting txn_compose \
 	txn_record_fail
 
-all: $(B)/libustatic.so $(B)/libustatic.a $(B)/ustatic.pc
+# The CMake package (find_package(ustatic)), from templates beside ustatic.pc.in.
+CMAKE_CFG := $(B)/ustatic-config.cmake $(B)/ustatic-config-version.cmake
+
+all: $(B)/libustatic.so $(B)/libustatic.a $(B)/ustatic.pc $(CMAKE_CFG)
 
 # $(B)/NAME.stamp holds a value and is rewritten only when it changes, so
 # that what depends on it is rebuilt then, and only then: the objects on
@@ -100,7 +103,7 @@ $(B)/libustatic.so: $(LIB_OBJ) src/libustatic.map
 $(B)/libustatic.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/ustatic.pc: ustatic.pc.in $(B)/pc.stamp
+$(B)/ustatic.pc $(CMAKE_CFG): $(B)/%: %.in $(B)/pc.stamp
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
@@ -160,13 +163,15 @@ MAN7 := $(notdir $(wildcard man/*.7))
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
-		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(LIBDIR)/cmake/ustatic
 	install -m 644 include/ustatic.h $(DESTDIR)$(INCDIR)/
 	install -m 755 $(B)/libustatic.so $(DESTDIR)$(LIBDIR)/libustatic.so.$(VERSION)
 	ln -sf libustatic.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libustatic.so.0
 	ln -sf libustatic.so.0 $(DESTDIR)$(LIBDIR)/libustatic.so
 	install -m 644 $(B)/libustatic.a $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(B)/ustatic.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 644 $(CMAKE_CFG) $(DESTDIR)$(LIBDIR)/cmake/ustatic/
 	install -m 644 $(MAN3:%=man/%) $(DESTDIR)$(MANDIR)/man3/
 	install -m 644 $(MAN7:%=man/%) $(DESTDIR)$(MANDIR)/man7/
 ifneq ($(filter /lib% /usr/lib% /usr/local/lib%,$(LIBDIR)),)
@@ -183,10 +188,14 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/libustatic.so \
 	      $(DESTDIR)$(LIBDIR)/libustatic.a \
 	      $(DESTDIR)$(LIBDIR)/pkgconfig/ustatic.pc \
+	      $(CMAKE_CFG:$(B)/%=$(DESTDIR)$(LIBDIR)/cmake/ustatic/%) \
 	      $(MAN3:%=$(DESTDIR)$(MANDIR)/man3/%) \
 	      $(MAN7:%=$(DESTDIR)$(MANDIR)/man7/%)
+	@# cmake/ustatic is ours alone: it goes on a live system too.
+	rmdir $(DESTDIR)$(LIBDIR)/cmake/ustatic 2>/dev/null || :
 ifneq ($(DESTDIR),)
 	cd $(DESTDIR) && rmdir -p --ignore-fail-on-non-empty .$(LIBDIR)/pkgconfig \
+		.$(LIBDIR)/cmake \
 		.$(INCDIR) .$(MANDIR)/man3 .$(MANDIR)/man7 2>/dev/null || :
 endif
 
