@@ -13,6 +13,8 @@
 #   tsan     ThreadSanitizer (clang): TSan's own thread blocks every signal,
 #            so int3 is unusable there and USTATIC_TRAPFREE=1 is what the
 #            library would fall back to anyway
+#   packaging  the Debian packages, CMake and Meson consumers, make
+#            install/uninstall (test/packaging.sh; root only)
 # The sanitizer suites run the tests that do not depend on code generation
 # details (-O1), fork with threads, valgrind or gdb. Which tests each suite
 # runs is the Makefile's: TESTS, SAN_TESTS and TSAN_TESTS.
@@ -90,6 +92,16 @@ else
 			"$TSAN_TESTS"
 	fi
 fi
+# The Debian packages and the CMake and Meson consumer projects against
+# the installed library (test/packaging.sh): one result, a skip without
+# root or its tools.
+echo "=== packaging"
+timeout -k 10 1800 test/packaging.sh
+case $? in
+0) total_pass=$((total_pass + 1)) ;;
+77) total_skip=$((total_skip + 1)) ;;
+*) total_fail=$((total_fail + 1)) ;;
+esac
 [ $broken -eq 0 ] || total_fail=$((total_fail + 1))
 echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 [ $total_fail -eq 0 ]
