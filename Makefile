@@ -66,7 +66,8 @@ SAN_TESTS := static_call_basic static_call_stress static_key_basic \
 	hostile_status_unreadable hostile_seccomp_membarrier hostile_sync_signal \
 	key_counting txn_compose txn_record_fail reentry_signal reentry_alloc \
 	trap_longjmp shstk_self_signal updater_sync_signals stats_truthful \
-	bad_targets sigtrap_foreign engine_write_failures debug_messages
+	bad_targets sigtrap_foreign engine_write_failures debug_messages \
+	engine_stuck_guards sigtrap_sent_storm sigtrap_chain_flags
 # Not under sanitizers: hostile_no_proc (LeakSanitizer needs /proc),
 # cancel_inside (ASan's sigaltstack interceptor trips over a cancelled
 # thread's unwinding), unload_library (a host built without the

@@ -234,9 +234,15 @@ static void unwind(struct us_patch *v, size_t n, bool trap_free)
 		us_trap_show(v, n, false);
 	for (int i = 0; i < UNDO_TRIES && err < 0; i++)
 		err = undo_once(v, n, trap_free);
-	if (err < 0)
-		us_log("engine: a failed batch could not be undone: code at "
-		       "%p.. may keep guard bytes", (void *)v[0].addr);
+	if (err >= 0)
+		return;
+	us_log("engine: a failed batch could not be undone: code at %p.. "
+	       "keeps guard bytes", (void *)v[0].addr);
+	/* Every way of writing is refused: the guards still in place stay
+	 * ours, run as the old instructions (trap-free guards already are
+	 * one of the two states). */
+	if (!trap_free)
+		us_trap_keep(v, n);
 }
 
 /*

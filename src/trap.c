@@ -69,13 +69,19 @@ struct pub_history {
  * the handler with relaxed loads inside a seq snapshot. */
 static struct pub_batch *batch;
 static struct pub_history *history;
+/* Guards a failed batch could not take back (every way of writing code
+ * refused): emulated as their old instructions for good. */
+static struct pub_batch *kept;
 static unsigned long seq;
 /* The thread that last made seq odd (a handler compares it with its own:
  * gettid() is async-signal-safe, thread-local storage may not be). */
 static pid_t writer_tid;
-/* Set once at init, before any batch. */
+/* Set at init, before any batch; `previous` becomes SIG_DFL after its
+ * handler ran once if it asked for SA_RESETHAND (a plain store: only the
+ * handlers that chain to it read it). */
 static struct sigaction previous;
 static bool shadow_stack;
+static bool ignored_at_start;	/* SIGTRAP was SIG_IGN: no handler, no int3 */
 
 static void seq_begin(void)
 {
@@ -146,6 +152,16 @@ static uint8_t code_byte(uintptr_t at)
 	return *(volatile uint8_t *)at;
 }
 
+/* Whether an instruction that raises SIGTRAP ends at pc: int3 (cc),
+ * `int $3` (cd 03), icebp (f1). */
+static bool trap_insn_before(uintptr_t pc)
+{
+	uint8_t b1 = code_byte(pc - 1);
+
+	return b1 == 0xcc || b1 == 0xf1 ||
+	       (b1 == 0x03 && code_byte(pc - 2) == 0xcd);
+}
+
 enum verdict { EMULATE, REEXECUTE_SITE, REEXECUTE_PC, NOT_OURS };
 
 struct look {
@@ -155,13 +171,15 @@ struct look {
 
 /* One look at the batch, the history and the code; valid only if seq did
  * not move meanwhile. */
-static struct look look_once(uintptr_t pc)
+static struct look look_once(uintptr_t pc, bool pc_may_be_site)
 {
 	uintptr_t site = pc - 1;
 	const struct pub_batch *b = __atomic_load_n(&batch, __ATOMIC_RELAXED);
 	const struct pub_history *h = __atomic_load_n(&history, __ATOMIC_RELAXED);
 	const struct pub_entry *e = find_entry(b, site);
 
+	if (!e && code_byte(site) == US_TRAP_BYTE)
+		e = find_entry(__atomic_load_n(&kept, __ATOMIC_RELAXED), site);
 	if (e) {
 		if (code_byte(site) != US_TRAP_BYTE)
 			return (struct look){ REEXECUTE_SITE, 0 };
@@ -175,10 +193,13 @@ static struct look look_once(uintptr_t pc)
 			return (struct look){ REEXECUTE_SITE, 0 };
 		return (struct look){ NOT_OURS, 0 };
 	}
-	/* A debugger may have moved the PC back onto the site already; an
-	 * int3 just before one of our sites is not ours. */
-	if ((find_entry(b, pc) || in_history(h, pc)) &&
-	    code_byte(site) != US_TRAP_BYTE)
+	/* A PC on one of our sites: gdb, finding the int3 it stopped on gone,
+	 * takes it for a breakpoint of its own and rewinds the PC (valgrind
+	 * reports the int3's own address too): re-execute. Unless what ends
+	 * just before is a trap instruction (int3, `int $3`, icebp): that is
+	 * somebody else's trap, right before one of our sites. */
+	if (pc_may_be_site && (find_entry(b, pc) || in_history(h, pc)) &&
+	    !trap_insn_before(pc))
 		return (struct look){ REEXECUTE_PC, 0 };
 	return (struct look){ NOT_OURS, 0 };
 }
@@ -193,7 +214,7 @@ static struct look look_once(uintptr_t pc)
  * shows its old or its new instruction; no int3 of a batch being copied
  * in is placed yet). Then the look is taken as it is.
  */
-static struct look look(uintptr_t pc)
+static struct look look(uintptr_t pc, bool pc_may_be_site)
 {
 	for (;;) {
 		unsigned long s = __atomic_load_n(&seq, __ATOMIC_ACQUIRE);
@@ -201,24 +222,34 @@ static struct look look(uintptr_t pc)
 
 		if ((s & 1) && __atomic_load_n(&writer_tid, __ATOMIC_RELAXED) ==
 			       gettid())
-			return look_once(pc);
+			return look_once(pc, pc_may_be_site);
 		if (s & 1) {
 			sched_yield();
 			continue;
 		}
-		l = look_once(pc);
+		l = look_once(pc, pc_may_be_site);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&seq, __ATOMIC_RELAXED) == s)
 			return l;
 	}
 }
 
-/* Returns true when the trap was ours and the context is fixed up. */
-static bool handle_trap(ucontext_t *uc)
+/*
+ * Returns true when the trap was ours and the context is fixed up. `sent`:
+ * the siginfo is a SIGTRAP some thread sent. The kernel does not queue a
+ * second SIGTRAP while one is pending, so an int3 of ours executed while a
+ * sent one was pending shows only the sent one: a PC just past one of our
+ * guarded sites (inside its instruction: only our int3 leads there) is
+ * such a merged trap, and is ours too.
+ */
+static bool handle_trap(ucontext_t *uc, bool sent)
 {
 	uintptr_t pc = us_arch_trap_pc(uc);
-	struct look l = look(pc);
+	struct look l = look(pc, !sent);
 	uint8_t insn[8];
+
+	if (sent && l.v != EMULATE && l.v != REEXECUTE_SITE)
+		return false;
 
 	switch (l.v) {
 	case EMULATE:
@@ -254,15 +285,37 @@ static bool from_int3(const siginfo_t *si)
 	return si->si_code == SI_KERNEL || si->si_code == TRAP_BRKPT;
 }
 
+/*
+ * Runs the program's handler as the kernel would have: with its sa_mask
+ * (and SIGTRAP, unless SA_NODEFER) blocked while it runs, and, for
+ * SA_RESETHAND, only once: after it, SIGTRAP is as if SIG_DFL (our handler
+ * stays, our own traps need it).
+ */
+static void call_previous(int sig, siginfo_t *si, ucontext_t *uc)
+{
+	struct sigaction p = previous;
+	sigset_t mask = p.sa_mask, saved;
+
+	if (!(p.sa_flags & SA_NODEFER))
+		sigaddset(&mask, sig);
+	if (p.sa_flags & SA_RESETHAND) {
+		previous.sa_handler = SIG_DFL;
+		previous.sa_flags &= ~SA_SIGINFO;
+	}
+	pthread_sigmask(SIG_BLOCK, &mask, &saved);
+	if (p.sa_flags & SA_SIGINFO)
+		p.sa_sigaction(sig, si, uc);
+	else
+		p.sa_handler(sig);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+}
+
 /* Not ours: behave as if we had never been installed. */
 static void chain(int sig, siginfo_t *si, ucontext_t *uc)
 {
-	if (previous.sa_flags & SA_SIGINFO) {
-		previous.sa_sigaction(sig, si, uc);
-		return;
-	}
-	if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
-		previous.sa_handler(sig);
+	if ((previous.sa_flags & SA_SIGINFO) ||
+	    (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN)) {
+		call_previous(sig, si, uc);
 		return;
 	}
 	/* Ignored, as inherited (`trap '' TRAP`): a sent SIGTRAP stays
@@ -286,8 +339,11 @@ static void on_sigtrap(int sig, siginfo_t *si, void *ctx)
 {
 	ucontext_t *uc = ctx;
 	int saved = errno;
+	bool sent = !from_int3(si);
 
-	if (!from_int3(si) || !handle_trap(uc))
+	/* A sent SIGTRAP that swallowed one of our int3s is both: ours is
+	 * handled, and the sent one goes where it would have gone. */
+	if (!handle_trap(uc, sent) || sent)
 		chain(sig, si, uc);
 	errno = saved;
 }
@@ -311,6 +367,15 @@ void us_trap_init(void)
 
 	if (!US_ARCH_USES_GUARDS)
 		return;
+	/* Ignored from the start (`trap '' TRAP` before exec): a handler of
+	 * ours would also reset it to SIG_DFL in every program this one
+	 * execs. The program keeps its disposition; no int3 is ever used. */
+	if (!sigaction(SIGTRAP, NULL, &previous) && !(previous.sa_flags & SA_SIGINFO) &&
+	    previous.sa_handler == SIG_IGN) {
+		us_log("trap: SIGTRAP is ignored: left so, and no int3 is used");
+		ignored_at_start = true;
+		return;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigtrap;
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
@@ -343,6 +408,10 @@ bool us_trap_usable(void)
 
 	if (!US_ARCH_USES_GUARDS || (e && atoi(e)))
 		return false;
+	if (ignored_at_start) {
+		us_log("trap: SIGTRAP is ignored by the program: no int3");
+		return false;
+	}
 	if (!handler_installed()) {
 		us_log("trap: our SIGTRAP handler was replaced");
 		return false;
@@ -500,4 +569,40 @@ void us_trap_unpublish(void)
 	seq_begin();
 	__atomic_store_n(&batch->n, 0, __ATOMIC_RELAXED);
 	seq_end();
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct pub_entry *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+void us_trap_keep(const struct us_patch *v, size_t n)
+{
+	size_t old = kept ? kept->n : 0, k = old;
+	struct pub_batch *nk;
+
+	us_assert_held(&us_engine_lock);
+	nk = calloc(1, sizeof(*nk) + (old + n) * sizeof(nk->e[0]));
+	if (!nk) {
+		us_log("trap: no memory to keep a failed batch's guards");
+		return;
+	}
+	if (old)
+		memcpy(nk->e, kept->e, old * sizeof(nk->e[0]));
+	for (size_t i = 0; i < n; i++) {
+		if (code_byte((uintptr_t)v[i].addr) != US_TRAP_BYTE)
+			continue;
+		nk->e[k] = (struct pub_entry){ .addr = (uintptr_t)v[i].addr };
+		memcpy(nk->e[k++].insn, v[i].old, v[i].len);
+	}
+	qsort(nk->e, k, sizeof(nk->e[0]), cmp_entry);
+	nk->cap = nk->n = k;
+	nk->retired = kept;
+	seq_begin();
+	__atomic_store_n(&kept, nk, __ATOMIC_RELAXED);
+	seq_end();
+	us_log("trap: %zu guard(s) of a failed batch stay, run as their old "
+	       "instructions", k - old);
 }

@@ -32,6 +32,9 @@ bool us_trap_usable(void);
 int us_trap_publish(const struct us_patch *v, size_t n);
 /* From now on the handler emulates the new (or again the old) ones. */
 void us_trap_show(const struct us_patch *v, size_t n, bool new_insn);
+/* A failed batch's int3 guards that could not be taken back: the handler
+ * runs them as their old instructions from now on. */
+void us_trap_keep(const struct us_patch *v, size_t n);
 /* Hides the batch. Does not wait for handlers. */
 void us_trap_unpublish(void);
 

@@ -3,8 +3,9 @@
  * SIGTRAPs that are not ours behave as without ustatic:
  *  1. SIGTRAP ignored when the program starts (a shell's `trap '' TRAP`
  *     before exec): kill(getpid(), SIGTRAP) is ignored, also after the
- *     library installed its handler and patched code (before: the process
- *     died);
+ *     library patched code (before: the process died), and the programs it
+ *     runs inherit SIG_IGN (before: the library's handler made it SIG_DFL
+ *     for them): the library leaves it so and uses no int3;
  *  2. an int3 right before a patched call site (as __builtin_debugtrap()
  *     leaves it) takes the default action, once: the process dies of
  *     SIGTRAP (before: once the site had been patched, the trap was taken
@@ -41,12 +42,19 @@ static __attribute__((noinline)) void trap_then_call(void)
 
 static int ignored_case(void)
 {
+	struct sigaction now;
+
 	CHECK_EQ(static_call_update(sc, f1), 0);
 	CHECK_EQ(call_sc(), 1);
 	CHECK_EQ(kill(getpid(), SIGTRAP), 0);
 	CHECK_EQ(static_call_update(sc, f0), 0);
 	CHECK_EQ(kill(getpid(), SIGTRAP), 0);
 	CHECK_EQ(call_sc(), 0);
+	/* Still ignored, so the programs it runs inherit that (a handler of
+	 * ours would become SIG_DFL in them). */
+	CHECK_EQ(sigaction(SIGTRAP, NULL, &now), 0);
+	CHECK(!(now.sa_flags & SA_SIGINFO) && now.sa_handler == SIG_IGN);
+	CHECK_EQ(system("kill -TRAP $$; exit 7"), 7 << 8);
 	return 0;
 }
 
