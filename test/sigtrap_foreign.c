@@ -38,6 +38,13 @@ static __attribute__((noinline)) void trap_then_call(void)
 	__asm__ __volatile__("int3");
 	static_call(sc)();
 }
+
+/* The two-byte `int $3` (cd 03: NASM's `int 3`, JITs), then the site. */
+static __attribute__((noinline)) void int3_imm_then_call(void)
+{
+	__asm__ __volatile__(".byte 0xcd, 0x03");
+	static_call(sc)();
+}
 #endif
 
 static int ignored_case(void)
@@ -88,6 +95,11 @@ int main(int argc, char **argv)
 		trap_then_call();		/* must not come back */
 		return 3;
 	}
+	if (argc > 1 && !strcmp(argv[1], "adjacent-cd03")) {
+		CHECK_EQ(static_call_update(sc, f1), 0);
+		int3_imm_then_call();		/* must not come back */
+		return 3;
+	}
 #endif
 	st = status_of("ignored", argv);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
@@ -95,6 +107,8 @@ int main(int argc, char **argv)
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 #if defined(USTATIC_ARCH_X86_64)
 	st = status_of("adjacent", argv);
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGTRAP);
+	st = status_of("adjacent-cd03", argv);
 	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGTRAP);
 #endif
 	return 0;
