@@ -22,15 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arch.h"
+#include "patch.h"
 
-struct us_patch {
-	uint8_t *addr;
-	uint8_t len;			/* 1..US_INSN_MAX */
-	uint8_t trapfree_guard;		/* 0: this change needs int3 */
-	uint8_t old[US_INSN_MAX];	/* must be there, or nothing is written */
-	uint8_t new[US_INSN_MAX];
-};
 
 /* Called once by us_batch_finish() with 0 (the code changed) or the
  * error that left everything as it was. */
