@@ -64,7 +64,7 @@ SAN_TESTS := static_call_basic static_call_stress static_key_basic \
 	hostile_no_writer hostile_foreign_breakpoint hostile_shadow_stack \
 	hostile_thread_churn hostile_fd_reuse hostile_fork_nohandlers \
 	hostile_status_unreadable hostile_seccomp_membarrier hostile_sync_signal \
-	key_counting txn_compose txn_record_fail reentry_signal reentry_alloc \
+	key_counting txn_compose txn_record_fail reentry_signal \
 	trap_longjmp shstk_self_signal updater_sync_signals stats_truthful \
 	bad_targets sigtrap_foreign engine_write_failures debug_messages \
 	engine_stuck_guards sigtrap_sent_storm sigtrap_chain_flags
