@@ -44,8 +44,12 @@ ARCH_SRC := $(wildcard src/arch/x86_64*.c)
 else ifeq ($(ARCH),aarch64)
 ARCH_SRC := src/arch/aarch64.c
 endif
-LIB_SRC  := $(wildcard src/*.c) $(ARCH_SRC)
+# The signal-function wrappers (src/interpose.c) go into the shared
+# library only: in the archive they would clash with libc's in -static links.
+SO_SRC   := src/interpose.c
+LIB_SRC  := $(filter-out $(SO_SRC),$(wildcard src/*.c)) $(ARCH_SRC)
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
+SO_OBJ   := $(LIB_OBJ) $(SO_SRC:%.c=$(B)/obj/%.o)
 
 # Every test/*.c is a test, but for the helpers linked into each of them.
 TEST_SRC := $(filter-out test/helpers.c,$(wildcard test/*.c))
@@ -92,13 +96,13 @@ $(call stamp,flags,$(CC) $(CFLAGS) $(BASE) $(SOFLAGS))
 $(call stamp,pc,$(PREFIX) $(LIBDIR) $(INCDIR) $(VERSION))
 endif
 
-$(LIB_OBJ): $(B)/obj/%.o: %.c $(B)/flags.stamp
+$(SO_OBJ): $(B)/obj/%.o: %.c $(B)/flags.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LIBFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(B)/libustatic.so: $(LIB_OBJ) src/libustatic.map
+$(B)/libustatic.so: $(SO_OBJ) src/libustatic.map
 	$(CC) $(CFLAGS) -shared -Wl,--version-script=src/libustatic.map \
-		-Wl,-soname,libustatic.so.0 $(SOFLAGS) $(LIB_OBJ) -o $@ $(LDLIBS)
+		-Wl,-soname,libustatic.so.0 $(SOFLAGS) $(SO_OBJ) -o $@ $(LDLIBS)
 	ln -sf libustatic.so $(B)/libustatic.so.0
 
 $(B)/libustatic.a: $(LIB_OBJ)
@@ -131,11 +135,28 @@ TEST_LDFLAGS_multi_object := -lmo_key
 TEST_LIB_degraded_modes := $(TEST_LIB_multi_object)
 TEST_LDFLAGS_degraded_modes := -lmo_key
 TEST_LIB_registry_limits := $(TEST_LIB_multi_object)
+# The signal-function wrappers are in the shared library only.
+TEST_LIB_server_sigwait := $(TEST_LIB_multi_object)
+# Plugins with their own static copy of the library (test/copies/copy.c),
+# one of them from a copy built with another runtime ABI.
+TEST_LIB_copies := $(TEST_LIB_multi_object)
+COPY_LIBS := $(B)/test/libcopy_a.so $(B)/test/libcopy_b.so $(B)/test/libcopy_abi2.so
+$(B)/test/copies: $(COPY_LIBS)
+$(B)/test/libcopy_%.so: test/copies/copy.c $(B)/libustatic.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE) -fPIC -shared $< -o $@ $(B)/libustatic.a \
+		-Wl,--exclude-libs,ALL $(LDLIBS)
+$(B)/test/libcopy_abi2.so: test/copies/copy.c $(B)/abi2/libustatic.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE) -fPIC -shared $< -o $@ $(B)/abi2/libustatic.a \
+		-Wl,--exclude-libs,ALL $(LDLIBS)
+$(B)/abi2/libustatic.a: $(LIB_SRC)
+	$(MAKE) -s B=$(B)/abi2 CFLAGS='$(CFLAGS) -DUS_RUNTIME_ABI=2' $@
 # 20,000 sites in one file: -O1 without debug info keeps its build short.
 TEST_CFLAGS_registry_limits := -O1 -g0
 TEST_LDFLAGS_registry_limits := -lmo_key
 
--include $(wildcard $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(HELPERS:.o=.d) \
+-include $(wildcard $(SO_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(HELPERS:.o=.d) \
 	$(TEST_LIBS:.so=.d))
 
 tests: $(TESTS)

@@ -82,7 +82,8 @@ struct ustatic_stats {
 	unsigned long jump_entries;	/* static-branch sites */
 	int write_method;		/* enum ustatic_write_method */
 	int sync_method;		/* enum ustatic_sync_method */
-	unsigned long reserved[8];
+	unsigned long mask_scans;	/* reads of every thread's signal mask */
+	unsigned long reserved[7];
 };
 
 /* Fills *st with counters since start-up. Returns 0 or -EINVAL. */

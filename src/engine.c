@@ -10,12 +10,16 @@
 #include "grow.h"
 #include "lock.h"
 #include "sync.h"
+#include "runtime.h"
 #include "trap.h"
 #include "writer.h"
 
 bool us_engine_can_write(void)
 {
-	return US_ARCH_PATCHES_CODE && us_writer_method() != USTATIC_WRITE_NONE;
+	/* A copy that could not join the process's runtime has no lock
+	 * shared with the others: it must not write code. */
+	return US_ARCH_PATCHES_CODE && !us_runtime_foreign() &&
+	       us_writer_method() != USTATIC_WRITE_NONE;
 }
 
 static int cmp_patch(const void *a, const void *b)
@@ -433,6 +437,9 @@ static int apply(struct us_patch *v, size_t n, int traps)
 		return 0;
 	if (!US_ARCH_PATCHES_CODE)
 		return us_fail(-EOPNOTSUPP, "engine: no code patching on this arch");
+	if (us_runtime_foreign())
+		return us_fail(-EPERM, "engine: this copy of ustatic could not "
+			       "join the process's runtime: it writes no code");
 	sort_patches(v, n);
 	err = check_shape(v, n);
 	if (err)

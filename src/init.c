@@ -14,6 +14,7 @@
 #include "debug.h"
 #include "init.h"
 #include "lock.h"
+#include "runtime.h"
 #include "sync.h"
 #include "trap.h"
 #include "writer.h"
@@ -21,34 +22,46 @@
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 /*
- * fork() takes both locks, in order, so a child never inherits a batch
+ * fork() takes every lock, in order, so a child never inherits a batch
  * half done. A fork from a signal handler that interrupted an update on
- * the forking thread cannot wait for it: it forks without them (the child
- * then must not update, as with any lock a handler interrupts).
+ * the forking thread cannot wait for it: it forks without that lock (the
+ * child then must not update, as with any lock a handler interrupts).
+ *
+ * Each copy of the library takes its own registry lock; the engine lock is
+ * the runtime's, one for all copies, and is taken last, by the copy that
+ * created the runtime: pthread_atfork() runs prepare handlers in the
+ * reverse order of their registration, and that copy registers the engine
+ * lock's handlers before its own and before any other copy starts. So the
+ * order is every registry lock, then the engine lock, as everywhere.
  */
-static __thread bool fork_locked;
+static __thread bool registry_locked, engine_locked;
 
 static void before_fork(void)
 {
-	fork_locked = !us_lock(&us_registry_lock);
-	if (fork_locked && us_lock(&us_engine_lock)) {
-		us_unlock(&us_registry_lock);
-		fork_locked = false;
-	}
+	registry_locked = !us_lock(&us_registry_lock);
 }
 
 static void after_fork_parent(void)
 {
-	if (!fork_locked)
-		return;
-	us_unlock(&us_engine_lock);
-	us_unlock(&us_registry_lock);
+	if (registry_locked)
+		us_unlock(&us_registry_lock);
 }
 
 static void after_fork_child(void)
 {
 	us_writer_after_fork();
 	after_fork_parent();
+}
+
+static void engine_before_fork(void)
+{
+	engine_locked = !us_lock(&us_engine_lock);
+}
+
+static void engine_after_fork(void)
+{
+	if (engine_locked)
+		us_unlock(&us_engine_lock);
 }
 
 /*
@@ -93,6 +106,9 @@ static void init_once(void)
 	const char *d = getenv("USTATIC_DEBUG");
 
 	us_debug = d && atoi(d) > 0;
+	if (us_runtime_init() != 0)
+		pthread_atfork(engine_before_fork, engine_after_fork,
+			       engine_after_fork);
 	stay_resident();
 	us_writer_init();
 	us_sync_init();
@@ -112,7 +128,8 @@ int ustatic_get_stats(struct ustatic_stats *st)
 	us_init();
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	*st = us_stats;
-	st->write_method = us_writer_method();
+	st->write_method = us_runtime_foreign() ? USTATIC_WRITE_NONE :
+						  us_writer_method();
 	st->sync_method = us_sync_method();
 	return 0;
 }

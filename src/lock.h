@@ -6,13 +6,17 @@
  * -EDEADLK instead of a deadlock.
  *
  * Lock order: us_registry_lock -> us_engine_lock. Nothing else nests.
- *   us_registry_lock  objects and their tables, every trampoline's and
- *                     key's patched state, key->func and key counts in
- *                     their slow paths (src/registry.c, static_call.c,
- *                     static_key.c)
+ *   us_registry_lock  this copy's objects and their tables, every
+ *                     trampoline's and key's patched state, key->func and
+ *                     key counts in their slow paths (src/registry.c,
+ *                     static_call.c, static_key.c). One per copy of the
+ *                     library: each copy patches the objects registered
+ *                     with it.
  *   us_engine_lock    the batch being applied: the trap handler's published
  *                     view, the writer's window (src/engine.c, trap.c,
- *                     writer.c, sync.c)
+ *                     writer.c, sync.c). One per process, in the runtime
+ *                     (src/runtime.h), shared by every copy: at most one
+ *                     batch is ever applied at a time.
  */
 #ifndef USTATIC_LOCK_H
 #define USTATIC_LOCK_H
@@ -20,21 +24,19 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-struct us_lock {
-	pthread_mutex_t mutex;
-	const void *owner;		/* the owning thread's tag, or NULL */
-	const char *name;
-};
+#include "runtime.h"
 
 #define US_LOCK_INIT(n) { PTHREAD_MUTEX_INITIALIZER, 0, n }
 
-extern struct us_lock us_registry_lock, us_engine_lock;
+extern struct us_lock us_registry_lock;
+#define us_engine_lock (us_rt->engine_lock)
 
 /*
  * Every public call that changes anything runs between us_enter() and
  * us_leave(). us_enter() returns -EDEADLK (and logs it) when this thread
- * is already inside one: a signal handler interrupted it, and waiting for
- * it (a lock, malloc's arena lock) would never end. It also holds off
+ * is already inside one, of any copy of the library: a signal handler
+ * interrupted it, and waiting for it (a lock, malloc's arena lock) would
+ * never end. It also holds off
  * thread cancellation until us_leave(), which counts a failed call in
  * `refused` and returns err.
  */

@@ -9,9 +9,23 @@
  * exited between the listing and the read: ENOENT, ESRCH) or dead (a
  * zombie runs no code) counts as not blocking without its mask.
  *
- * No mutable file-scope state: everything lives on the caller's stack,
- * so these may run under whichever lock the caller holds (the engine
- * lock while a batch is applied, the registry lock while one is planned).
+ * No mutable file-scope state: the scans keep everything on the caller's
+ * stack; the cached verdict lives in the runtime (src/runtime.h), under
+ * the engine lock.
+ *
+ * The cache. Reading every thread's mask costs ~10 us a thread, so it is
+ * not done for every batch: a "nothing blocks SIGTRAP" verdict stands
+ * while the number of threads (the link count of /proc/self/task, one
+ * stat()) and the runtime's mask epoch stay the same. With libustatic.so
+ * loaded, no mask set through libc can block SIGTRAP at all
+ * (src/interpose.c), and a new thread starts with its creator's mask. What
+ * the cache misses: a mask that blocks SIGTRAP set with the raw system
+ * call, setcontext(), pselect/ppoll/epoll_pwait, or in a handler's
+ * ucontext, in a thread that exists already, while the number of threads
+ * stays the same; or through libc in a program that links the static
+ * archive and not the shared library. If such a thread then meets an int3
+ * the kernel kills the process. docs/DESIGN.md says so; USTATIC_MASK_SCAN=1
+ * reads every mask before every batch that places an int3.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,7 +38,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include "debug.h"
+#include "lock.h"
+#include "runtime.h"
 #include "sigmask.h"
 #include "sync.h"
 #include "under_valgrind.h"
@@ -344,4 +362,51 @@ bool us_sigtrap_blocked_by_thread(void)
 			m = wait_brief(b, n, start);
 	} while (m == TRAP_OK && more);
 	return m != TRAP_OK;
+}
+
+/* Threads in the process, from the link count of /proc/self/task (two
+ * plus one per thread); 0 if it cannot be read (then nothing is cached). */
+static unsigned long thread_count(void)
+{
+	struct stat st;
+
+	if (stat("/proc/self/task", &st) || st.st_nlink < 3)
+		return 0;
+	return st.st_nlink - 2;
+}
+
+static bool scan_blocked(void)
+{
+	int sig = us_sigtrap_masked_by_handler();
+
+	if (sig) {
+		us_log("sigmask: the handler of signal %d blocks SIGTRAP while "
+		       "it runs", sig);
+		return true;
+	}
+	/* Under valgrind every thread's host mask blocks everything (valgrind
+	 * keeps the program's masks to itself): /proc cannot tell us. */
+	return !RUNNING_ON_VALGRIND && us_sigtrap_blocked_by_thread();
+}
+
+bool us_sigtrap_may_be_blocked(void)
+{
+	struct us_mask_state *m = &us_rt->masks;
+	/* Pairs with the release increment in src/interpose.c. */
+	unsigned long epoch = __atomic_load_n(&m->epoch, __ATOMIC_ACQUIRE);
+	unsigned long threads = thread_count();
+	const char *e = getenv("USTATIC_MASK_SCAN");
+	bool always = e && atoi(e) > 0;
+
+	us_assert_held(&us_engine_lock);
+	if (!always && threads && m->checked && m->checked_epoch == epoch &&
+	    m->checked_threads == threads)
+		return false;
+	/* Only "nothing blocks" is kept: a thread seen blocking may unblock
+	 * at any time, so that verdict is read again every batch. */
+	m->checked = !scan_blocked();
+	m->checked_epoch = epoch;
+	m->checked_threads = threads;
+	US_COUNT(mask_scans, 1);
+	return !m->checked;
 }

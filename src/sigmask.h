@@ -10,6 +10,15 @@
 
 #include <stdbool.h>
 
+/*
+ * Engine lock held. Whether an int3 could meet a blocked SIGTRAP: a
+ * handler or a thread blocks it, or a mask cannot be read. The answer
+ * "no" is cached in the runtime and read again only when the number of
+ * threads or the runtime's mask epoch changed (src/interpose.c), so that
+ * no batch reads every thread's mask (see sigmask.c for what that misses).
+ */
+bool us_sigtrap_may_be_blocked(void);
+
 /* Whether a thread blocks SIGTRAP now, or its mask cannot be read. libc's
  * passing start/exit masks are waited out while the thread can run (up
  * to 2 s; 200 ms asleep). */

@@ -16,6 +16,7 @@
 #include "arch.h"
 #include "debug.h"
 #include "lock.h"
+#include "runtime.h"
 #include "sync.h"
 #include "under_valgrind.h"
 
@@ -55,29 +56,29 @@
  */
 static int membarrier_ok;	/* registered at start-up */
 static int method_locked;	/* chosen by USTATIC_SYNC or a test: no fallback */
-static uint32_t round_tag;	/* the current round's, in its signals' si_value */
 static pid_t self_pid;		/* sender fields of the round's signals */
 static uid_t self_uid;
 static pid_t dead_leader;	/* a process whose main thread we saw dead */
 
-/* Written under the engine lock, read without it (stats, and the
- * handler-mask check while a batch is planned): relaxed atomics, paired
- * with nothing. A stale method only makes the stats lag; a stale
- * sync_signal of 0 only makes that check read our handler's mask, which
- * is empty. */
+/* Written under the engine lock, read without it (stats): a relaxed
+ * atomic, paired with nothing; a stale method only makes the stats lag. */
 static int method = USTATIC_SYNC_NONE;
-static int sync_signal;		/* 0 until our handler is installed */
 
 /*
- * The current round's acknowledgements: its tag in the high 32 bits, the
- * threads that acknowledged it in the low 32. A handler adds one only if
- * its signal carries that tag, so a signal left pending by an earlier
- * round (its thread blocked the signal then) counts for nothing when it
- * is handled later. The handler's release compare-and-swap, made after
- * its serializing instruction, pairs with the acquire load in acked();
- * the round's seq_cst store of a new tag comes before its first signal.
+ * The runtime's sync state (src/runtime.h), one per process: the signal
+ * and its handler (one copy's, installed once), and the current round.
+ * `signal` is written under the engine lock and read without it (the
+ * handler-mask check): relaxed; a stale 0 only makes that check read our
+ * handler's mask, which is empty. `round_acks` holds the current round's
+ * tag in the high 32 bits and the threads that acknowledged it in the
+ * low 32. A handler adds one only if its signal carries that tag, so a
+ * signal left pending by an earlier round (its thread blocked the signal
+ * then) counts for nothing when it is handled later. The handler's
+ * release compare-and-swap, made after its serializing instruction, pairs
+ * with the acquire load in acked(); the round's seq_cst store of a new tag
+ * comes before its first signal.
  */
-static uint64_t round_acks;
+#define S (&us_rt->sync)
 
 static int membarrier(int cmd)
 {
@@ -114,12 +115,12 @@ static void set_method(int m)
 static void on_sync_signal(int sig, siginfo_t *si, void *uc)
 {
 	uint64_t tag = (uint32_t)si->si_value.sival_int;
-	uint64_t s = __atomic_load_n(&round_acks, __ATOMIC_RELAXED);
+	uint64_t s = __atomic_load_n(&S->round_acks, __ATOMIC_RELAXED);
 
 	(void)sig, (void)uc;
 	us_arch_serialize();
 	while (s >> 32 == tag &&
-	       !__atomic_compare_exchange_n(&round_acks, &s, s + 1, true,
+	       !__atomic_compare_exchange_n(&S->round_acks, &s, s + 1, true,
 					    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
 		;
 }
@@ -144,8 +145,8 @@ static int install_signal(void)
 	int sig = e ? atoi(e) : DEFAULT_SYNC_SIGNAL;
 	struct sigaction sa, old;
 
-	if (__atomic_load_n(&sync_signal, __ATOMIC_RELAXED))
-		return 0;
+	if (__atomic_load_n(&S->signal, __ATOMIC_RELAXED))
+		return 0;		/* installed by this or another copy */
 	if (sigaction(sig, NULL, &old))
 		return us_fail(-errno, "sync: sync signal");
 	if (has_handler(&old)) {
@@ -158,7 +159,8 @@ static int install_signal(void)
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(sig, &sa, NULL))
 		return us_fail(-errno, "sync: sync signal");
-	__atomic_store_n(&sync_signal, sig, __ATOMIC_RELAXED);
+	S->handler = on_sync_signal;
+	__atomic_store_n(&S->signal, sig, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -168,8 +170,8 @@ static bool handler_still_ours(void)
 {
 	struct sigaction cur;
 
-	return !sigaction(sync_signal, NULL, &cur) &&
-	       (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_sync_signal;
+	return !sigaction(S->signal, NULL, &cur) &&
+	       (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == S->handler;
 }
 
 void us_sync_init(void)
@@ -192,7 +194,7 @@ void us_sync_init(void)
 
 bool us_sync_owns_signal(int sig)
 {
-	int s = __atomic_load_n(&sync_signal, __ATOMIC_RELAXED);
+	int s = __atomic_load_n(&S->signal, __ATOMIC_RELAXED);
 
 	return s && sig == s;
 }
@@ -294,12 +296,12 @@ static int send_sync_signal(pid_t tid)
 	if (tid == self_pid && dead_leader == self_pid)
 		return 1;			/* a zombie runs no code */
 	memset(&si, 0, sizeof(si));
-	si.si_signo = sync_signal;
+	si.si_signo = S->signal;
 	si.si_code = SI_QUEUE;
 	si.si_pid = self_pid;
 	si.si_uid = self_uid;
-	si.si_value.sival_int = (int)round_tag;
-	if (!syscall(SYS_rt_tgsigqueueinfo, self_pid, tid, sync_signal, &si))
+	si.si_value.sival_int = (int)S->round_tag;
+	if (!syscall(SYS_rt_tgsigqueueinfo, self_pid, tid, S->signal, &si))
 		return 0;
 	return errno == ESRCH ? 1 : -errno;	/* ESRCH: it exited */
 }
@@ -308,8 +310,9 @@ static int send_sync_signal(pid_t tid)
  * Returns how many were sent one, or -errno. */
 static int send_round(void)
 {
-	round_tag++;
-	__atomic_store_n(&round_acks, (uint64_t)round_tag << 32, __ATOMIC_SEQ_CST);
+	S->round_tag++;
+	__atomic_store_n(&S->round_acks, (uint64_t)S->round_tag << 32,
+			 __ATOMIC_SEQ_CST);
 	self_pid = getpid();
 	self_uid = getuid();
 	return for_each_other_thread(send_sync_signal);
@@ -317,7 +320,7 @@ static int send_round(void)
 
 static uint32_t acked(void)
 {
-	return (uint32_t)__atomic_load_n(&round_acks, __ATOMIC_ACQUIRE);
+	return (uint32_t)__atomic_load_n(&S->round_acks, __ATOMIC_ACQUIRE);
 }
 
 static long now_ns(void)

@@ -33,6 +33,7 @@
 
 #include "debug.h"
 #include "lock.h"
+#include "runtime.h"
 #include "sigmask.h"
 #include "trap.h"
 #include "under_valgrind.h"
@@ -42,52 +43,24 @@
 
 _Static_assert(US_INSN_MAX <= 8, "an entry's bytes are read as one word");
 
-/* What the handler needs of a batch entry: where, and what to emulate. */
-struct pub_entry {
-	uintptr_t addr;
-	union {
-		uint64_t word;
-		uint8_t insn[8];
-	};
-};
-
-/* Buffers the handler reads; n <= cap always, cap fixed per buffer.
- * `retired` links the buffer it replaced, kept (a late handler may still
- * read it) and reachable (leak checkers stay quiet); no handler reads it. */
-struct pub_batch {
-	void *retired;
-	size_t cap, n;
-	struct pub_entry e[];
-};
-struct pub_history {
-	void *retired;
-	size_t cap, n;
-	uintptr_t addr[];		/* every address ever guarded by int3 */
-};
-
-/* Written under us_engine_lock, between seq_begin() and seq_end(); read by
- * the handler with relaxed loads inside a seq snapshot. */
-static struct pub_batch *batch;
-static struct pub_history *history;
-/* Guards a failed batch could not take back (every way of writing code
- * refused): emulated as their old instructions for good. */
-static struct pub_batch *kept;
-static unsigned long seq;
-/* The thread that last made seq odd (a handler compares it with its own:
- * gettid() is async-signal-safe, thread-local storage may not be). */
-static pid_t writer_tid;
-/* Set at init, before any batch; `previous` becomes SIG_DFL after its
+/* The runtime's trap state (src/runtime.h), shared by every copy of the
+ * library: whichever copy installed the handler reads what any copy's
+ * batch published. Tables are written under us_engine_lock, between
+ * seq_begin() and seq_end(); the handler reads them with relaxed loads
+ * inside a seq snapshot. `kept` holds guards a failed batch could not
+ * take back (every way of writing code refused): emulated as their old
+ * instructions for good. `writer_tid` is the thread that last made seq
+ * odd (a handler compares it with its own: gettid() is async-signal-safe,
+ * thread-local storage may not be). `previous` becomes SIG_DFL after its
  * handler ran once if it asked for SA_RESETHAND (a plain store: only the
  * handlers that chain to it read it). */
-static struct sigaction previous;
-static bool shadow_stack;
-static bool ignored_at_start;	/* SIGTRAP was SIG_IGN: no handler, no int3 */
+#define T (&us_rt->trap)
 
 static void seq_begin(void)
 {
 	us_assert_held(&us_engine_lock);
-	__atomic_store_n(&writer_tid, gettid(), __ATOMIC_RELAXED);
-	__atomic_store_n(&seq, seq + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&T->writer_tid, gettid(), __ATOMIC_RELAXED);
+	__atomic_store_n(&T->seq, T->seq + 1, __ATOMIC_RELAXED);
 	/* The odd count is visible before any buffer store (pairs with the
 	 * reader's acquire fence before its second look at seq). */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
@@ -96,12 +69,12 @@ static void seq_begin(void)
 static void seq_end(void)
 {
 	/* Pairs with the reader's acquire load of seq. */
-	__atomic_store_n(&seq, seq + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&T->seq, T->seq + 1, __ATOMIC_RELEASE);
 }
 
 /* ---- the handler's side ---- */
 
-static const struct pub_entry *find_entry(const struct pub_batch *b, uintptr_t a)
+static const struct us_pub_entry *find_entry(const struct us_pub_batch *b, uintptr_t a)
 {
 	size_t lo = 0, hi = 0;
 
@@ -124,7 +97,7 @@ static const struct pub_entry *find_entry(const struct pub_batch *b, uintptr_t a
 	return NULL;
 }
 
-static bool in_history(const struct pub_history *h, uintptr_t a)
+static bool in_history(const struct us_pub_history *h, uintptr_t a)
 {
 	size_t lo = 0, hi = 0;
 
@@ -174,12 +147,12 @@ struct look {
 static struct look look_once(uintptr_t pc, bool pc_may_be_site)
 {
 	uintptr_t site = pc - 1;
-	const struct pub_batch *b = __atomic_load_n(&batch, __ATOMIC_RELAXED);
-	const struct pub_history *h = __atomic_load_n(&history, __ATOMIC_RELAXED);
-	const struct pub_entry *e = find_entry(b, site);
+	const struct us_pub_batch *b = __atomic_load_n(&T->batch, __ATOMIC_RELAXED);
+	const struct us_pub_history *h = __atomic_load_n(&T->history, __ATOMIC_RELAXED);
+	const struct us_pub_entry *e = find_entry(b, site);
 
 	if (!e && code_byte(site) == US_TRAP_BYTE)
-		e = find_entry(__atomic_load_n(&kept, __ATOMIC_RELAXED), site);
+		e = find_entry(__atomic_load_n(&T->kept, __ATOMIC_RELAXED), site);
 	if (e) {
 		if (code_byte(site) != US_TRAP_BYTE)
 			return (struct look){ REEXECUTE_SITE, 0 };
@@ -217,10 +190,10 @@ static struct look look_once(uintptr_t pc, bool pc_may_be_site)
 static struct look look(uintptr_t pc, bool pc_may_be_site)
 {
 	for (;;) {
-		unsigned long s = __atomic_load_n(&seq, __ATOMIC_ACQUIRE);
+		unsigned long s = __atomic_load_n(&T->seq, __ATOMIC_ACQUIRE);
 		struct look l;
 
-		if ((s & 1) && __atomic_load_n(&writer_tid, __ATOMIC_RELAXED) ==
+		if ((s & 1) && __atomic_load_n(&T->writer_tid, __ATOMIC_RELAXED) ==
 			       gettid())
 			return look_once(pc, pc_may_be_site);
 		if (s & 1) {
@@ -229,7 +202,7 @@ static struct look look(uintptr_t pc, bool pc_may_be_site)
 		}
 		l = look_once(pc, pc_may_be_site);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&seq, __ATOMIC_RELAXED) == s)
+		if (__atomic_load_n(&T->seq, __ATOMIC_RELAXED) == s)
 			return l;
 	}
 }
@@ -254,7 +227,7 @@ static bool handle_trap(ucontext_t *uc, bool sent)
 	switch (l.v) {
 	case EMULATE:
 		memcpy(insn, &l.insn, sizeof(insn));
-		if (us_arch_emulate(insn, pc - 1, uc, shadow_stack)) {
+		if (us_arch_emulate(insn, pc - 1, uc, T->shadow_stack)) {
 			US_COUNT(traps, 1);
 			return true;
 		}
@@ -293,14 +266,14 @@ static bool from_int3(const siginfo_t *si)
  */
 static void call_previous(int sig, siginfo_t *si, ucontext_t *uc)
 {
-	struct sigaction p = previous;
+	struct sigaction p = T->previous;
 	sigset_t mask = p.sa_mask, saved;
 
 	if (!(p.sa_flags & SA_NODEFER))
 		sigaddset(&mask, sig);
 	if (p.sa_flags & SA_RESETHAND) {
-		previous.sa_handler = SIG_DFL;
-		previous.sa_flags &= ~SA_SIGINFO;
+		T->previous.sa_handler = SIG_DFL;
+		T->previous.sa_flags &= ~SA_SIGINFO;
 	}
 	pthread_sigmask(SIG_BLOCK, &mask, &saved);
 	if (p.sa_flags & SA_SIGINFO)
@@ -313,14 +286,16 @@ static void call_previous(int sig, siginfo_t *si, ucontext_t *uc)
 /* Not ours: behave as if we had never been installed. */
 static void chain(int sig, siginfo_t *si, ucontext_t *uc)
 {
-	if ((previous.sa_flags & SA_SIGINFO) ||
-	    (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN)) {
+	const struct sigaction *p = &T->previous;
+
+	if ((p->sa_flags & SA_SIGINFO) ||
+	    (p->sa_handler != SIG_DFL && p->sa_handler != SIG_IGN)) {
 		call_previous(sig, si, uc);
 		return;
 	}
 	/* Ignored, as inherited (`trap '' TRAP`): a sent SIGTRAP stays
 	 * ignored, as it would be without us. */
-	if (previous.sa_handler == SIG_IGN && !from_int3(si))
+	if (p->sa_handler == SIG_IGN && !from_int3(si))
 		return;
 	/*
 	 * The kernel forces the default action on an int3 even when SIGTRAP
@@ -363,69 +338,83 @@ static bool detect_shadow_stack(void)
 
 void us_trap_init(void)
 {
-	struct sigaction sa;
+	/* The same answer from every copy: a process-wide property. */
+	if (US_ARCH_USES_GUARDS)
+		T->shadow_stack = detect_shadow_stack();
+}
 
-	if (!US_ARCH_USES_GUARDS)
+bool us_trap_shadow_stack(void)
+{
+	return T->shadow_stack;
+}
+
+/*
+ * Installs the handler, once per process, with the first batch that would
+ * place an int3: a process that never needs one keeps SIGTRAP as it was.
+ * Ignored (`trap '' TRAP` before exec, or the program's SIG_IGN): a
+ * handler of ours would also reset it to SIG_DFL in every program this one
+ * execs, so the program keeps its disposition and no int3 is ever used.
+ */
+static void install_handler(void)
+{
+	struct sigaction sa, old;
+
+	us_assert_held(&us_engine_lock);
+	if (T->handler || T->ignored)
 		return;
-	/* Ignored from the start (`trap '' TRAP` before exec): a handler of
-	 * ours would also reset it to SIG_DFL in every program this one
-	 * execs. The program keeps its disposition; no int3 is ever used. */
-	if (!sigaction(SIGTRAP, NULL, &previous) && !(previous.sa_flags & SA_SIGINFO) &&
-	    previous.sa_handler == SIG_IGN) {
+	if (sigaction(SIGTRAP, NULL, &old)) {
+		us_log("trap: cannot read SIGTRAP's disposition: %s", strerror(errno));
+		return;
+	}
+	if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN) {
 		us_log("trap: SIGTRAP is ignored: left so, and no int3 is used");
-		ignored_at_start = true;
+		T->ignored = true;
 		return;
 	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigtrap;
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTRAP, &sa, &previous))
+	/* The chain is in place before the handler can run. */
+	T->previous = old;
+	if (sigaction(SIGTRAP, &sa, NULL)) {
 		us_log("trap: cannot install SIGTRAP handler: %s", strerror(errno));
-	shadow_stack = detect_shadow_stack();
-	if (shadow_stack)
+		return;
+	}
+	T->handler = on_sigtrap;
+	if (T->shadow_stack)
 		us_log("trap: shadow stack active, CALLs are never emulated");
 }
 
-bool us_trap_shadow_stack(void)
-{
-	return shadow_stack;
-}
-
+/* Whether the process's handler (any copy's) is still SIGTRAP's. */
 static bool handler_installed(void)
 {
 	struct sigaction cur;
 
-	if (sigaction(SIGTRAP, NULL, &cur))
+	if (!T->handler || sigaction(SIGTRAP, NULL, &cur))
 		return false;
-	return (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_sigtrap;
+	return (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == T->handler;
 }
 
 bool us_trap_usable(void)
 {
 	const char *e = getenv("USTATIC_TRAPFREE");
-	int sig;
 
+	us_assert_held(&us_engine_lock);
 	if (!US_ARCH_USES_GUARDS || (e && atoi(e)))
 		return false;
-	if (ignored_at_start) {
+	install_handler();
+	if (T->ignored) {
 		us_log("trap: SIGTRAP is ignored by the program: no int3");
 		return false;
 	}
 	if (!handler_installed()) {
-		us_log("trap: our SIGTRAP handler was replaced");
+		us_log("trap: the SIGTRAP handler was replaced");
 		return false;
 	}
-	sig = us_sigtrap_masked_by_handler();
-	if (sig) {
-		us_log("trap: the handler of signal %d blocks SIGTRAP while it runs", sig);
-		return false;
-	}
-	/* Under valgrind every thread's host mask blocks everything (valgrind
-	 * keeps the program's masks to itself): /proc cannot tell us. */
-	if (!RUNNING_ON_VALGRIND && us_sigtrap_blocked_by_thread()) {
-		us_log("trap: a thread blocks SIGTRAP, or its mask cannot be "
-		       "read; an int3 could kill it");
+	if (us_sigtrap_may_be_blocked()) {
+		us_log("trap: a thread or a handler blocks SIGTRAP, or a mask "
+		       "cannot be read; an int3 could kill the process");
 		return false;
 	}
 	return true;
@@ -447,19 +436,19 @@ static size_t grown_cap(size_t cap, size_t need)
  * once an int3 may be placed. The buffer replaced is retired, not freed. */
 static int reserve_batch(size_t need)
 {
-	struct pub_batch *nb;
+	struct us_pub_batch *nb;
 	size_t cap;
 
-	if (batch && batch->cap >= need)
+	if (T->batch && T->batch->cap >= need)
 		return 0;
-	cap = grown_cap(batch ? batch->cap : 0, need);
+	cap = grown_cap(T->batch ? T->batch->cap : 0, need);
 	nb = calloc(1, sizeof(*nb) + cap * sizeof(nb->e[0]));
 	if (!nb)
 		return -ENOMEM;
 	nb->cap = cap;
-	nb->retired = batch;
+	nb->retired = T->batch;
 	seq_begin();
-	__atomic_store_n(&batch, nb, __ATOMIC_RELAXED);
+	__atomic_store_n(&T->batch, nb, __ATOMIC_RELAXED);
 	seq_end();
 	return 0;
 }
@@ -467,35 +456,35 @@ static int reserve_batch(size_t need)
 /* How many of sorted v's addresses the history lacks. */
 static size_t count_new(const struct us_patch *v, size_t n)
 {
-	size_t k = history ? history->n : 0, i = 0, fresh = 0;
+	size_t k = T->history ? T->history->n : 0, i = 0, fresh = 0;
 
 	for (size_t j = 0; j < n; j++) {
-		while (i < k && history->addr[i] < (uintptr_t)v[j].addr)
+		while (i < k && T->history->addr[i] < (uintptr_t)v[j].addr)
 			i++;
-		fresh += i == k || history->addr[i] != (uintptr_t)v[j].addr;
+		fresh += i == k || T->history->addr[i] != (uintptr_t)v[j].addr;
 	}
 	return fresh;
 }
 
 static int reserve_history(size_t need)
 {
-	struct pub_history *nh;
+	struct us_pub_history *nh;
 	size_t cap;
 
-	if (history && history->cap >= need)
+	if (T->history && T->history->cap >= need)
 		return 0;
-	cap = grown_cap(history ? history->cap : 0, need);
+	cap = grown_cap(T->history ? T->history->cap : 0, need);
 	nh = calloc(1, sizeof(*nh) + cap * sizeof(nh->addr[0]));
 	if (!nh)
 		return -ENOMEM;
 	nh->cap = cap;
-	if (history) {
-		memcpy(nh->addr, history->addr, history->n * sizeof(nh->addr[0]));
-		nh->n = history->n;
+	if (T->history) {
+		memcpy(nh->addr, T->history->addr, T->history->n * sizeof(nh->addr[0]));
+		nh->n = T->history->n;
 	}
-	nh->retired = history;
+	nh->retired = T->history;
 	seq_begin();
-	__atomic_store_n(&history, nh, __ATOMIC_RELAXED);
+	__atomic_store_n(&T->history, nh, __ATOMIC_RELAXED);
 	seq_end();
 	return 0;
 }
@@ -504,19 +493,19 @@ static int reserve_history(size_t need)
  * (seq is odd). */
 static void merge_history(const struct us_patch *v, size_t n, size_t fresh)
 {
-	size_t i = history->n, j = n, out = history->n + fresh;
+	size_t i = T->history->n, j = n, out = T->history->n + fresh;
 
-	__atomic_store_n(&history->n, out, __ATOMIC_RELAXED);
+	__atomic_store_n(&T->history->n, out, __ATOMIC_RELAXED);
 	while (j > 0) {
 		uintptr_t a = (uintptr_t)v[j - 1].addr;
-		uintptr_t b = i ? history->addr[i - 1] : 0;
+		uintptr_t b = i ? T->history->addr[i - 1] : 0;
 
 		if (i && b >= a) {
-			__atomic_store_n(&history->addr[--out], b, __ATOMIC_RELAXED);
+			__atomic_store_n(&T->history->addr[--out], b, __ATOMIC_RELAXED);
 			i--;
 			j -= b == a;
 		} else {
-			__atomic_store_n(&history->addr[--out], a, __ATOMIC_RELAXED);
+			__atomic_store_n(&T->history->addr[--out], a, __ATOMIC_RELAXED);
 			j--;
 		}
 	}
@@ -532,13 +521,13 @@ static const uint8_t *shown(const struct us_patch *p, bool new_insn)
 static void copy_batch(const struct us_patch *v, size_t n, bool new_insn)
 {
 	for (size_t i = 0; i < n; i++) {
-		struct pub_entry e = { .addr = (uintptr_t)v[i].addr };
+		struct us_pub_entry e = { .addr = (uintptr_t)v[i].addr };
 
 		memcpy(e.insn, shown(&v[i], new_insn), v[i].len);
-		__atomic_store_n(&batch->e[i].addr, e.addr, __ATOMIC_RELAXED);
-		__atomic_store_n(&batch->e[i].word, e.word, __ATOMIC_RELAXED);
+		__atomic_store_n(&T->batch->e[i].addr, e.addr, __ATOMIC_RELAXED);
+		__atomic_store_n(&T->batch->e[i].word, e.word, __ATOMIC_RELAXED);
 	}
-	__atomic_store_n(&batch->n, n, __ATOMIC_RELAXED);
+	__atomic_store_n(&T->batch->n, n, __ATOMIC_RELAXED);
 }
 
 int us_trap_publish(const struct us_patch *v, size_t n)
@@ -547,7 +536,7 @@ int us_trap_publish(const struct us_patch *v, size_t n)
 
 	us_assert_held(&us_engine_lock);
 	if (reserve_batch(n) ||
-	    reserve_history((history ? history->n : 0) + fresh))
+	    reserve_history((T->history ? T->history->n : 0) + fresh))
 		return us_fail(-ENOMEM, "trap: publishing a batch");
 	seq_begin();
 	copy_batch(v, n, false);
@@ -567,21 +556,21 @@ void us_trap_show(const struct us_patch *v, size_t n, bool new_insn)
 void us_trap_unpublish(void)
 {
 	seq_begin();
-	__atomic_store_n(&batch->n, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&T->batch->n, 0, __ATOMIC_RELAXED);
 	seq_end();
 }
 
 static int cmp_entry(const void *a, const void *b)
 {
-	const struct pub_entry *x = a, *y = b;
+	const struct us_pub_entry *x = a, *y = b;
 
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
 void us_trap_keep(const struct us_patch *v, size_t n)
 {
-	size_t old = kept ? kept->n : 0, k = old;
-	struct pub_batch *nk;
+	size_t old = T->kept ? T->kept->n : 0, k = old;
+	struct us_pub_batch *nk;
 
 	us_assert_held(&us_engine_lock);
 	nk = calloc(1, sizeof(*nk) + (old + n) * sizeof(nk->e[0]));
@@ -590,18 +579,18 @@ void us_trap_keep(const struct us_patch *v, size_t n)
 		return;
 	}
 	if (old)
-		memcpy(nk->e, kept->e, old * sizeof(nk->e[0]));
+		memcpy(nk->e, T->kept->e, old * sizeof(nk->e[0]));
 	for (size_t i = 0; i < n; i++) {
 		if (code_byte((uintptr_t)v[i].addr) != US_TRAP_BYTE)
 			continue;
-		nk->e[k] = (struct pub_entry){ .addr = (uintptr_t)v[i].addr };
+		nk->e[k] = (struct us_pub_entry){ .addr = (uintptr_t)v[i].addr };
 		memcpy(nk->e[k++].insn, v[i].old, v[i].len);
 	}
 	qsort(nk->e, k, sizeof(nk->e[0]), cmp_entry);
 	nk->cap = nk->n = k;
-	nk->retired = kept;
+	nk->retired = T->kept;
 	seq_begin();
-	__atomic_store_n(&kept, nk, __ATOMIC_RELAXED);
+	__atomic_store_n(&T->kept, nk, __ATOMIC_RELAXED);
 	seq_end();
 	us_log("trap: %zu guard(s) of a failed batch stay, run as their old "
 	       "instructions", k - old);

@@ -122,6 +122,7 @@ static void test_trap_emulation(void)
 	CHECK_EQ(us_writer_force(USTATIC_WRITE_MPROTECT), 0);
 	struct us_range r = { (uintptr_t)p.addr, (uintptr_t)p.addr + 5 };
 	CHECK_EQ(us_lock(&us_engine_lock), 0);
+	CHECK(us_trap_usable());	/* installs the handler, on first need */
 	CHECK_EQ(us_writer_begin(&r, 1), 0);
 	CHECK_EQ(us_trap_publish(&p, 1), 0);
 	CHECK_EQ(us_writer_write(p.addr, &cc, 1), 0);

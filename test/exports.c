@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libustatic.so exports the ustatic_ symbols of the public header and,
+ * with the base version, the four signal-function wrappers of
+ * src/interpose.c (which must bind to a program's versioned references:
+ * checked by test/server_sigwait.c). Nothing else: no internal symbol, no
+ * kernel name. Reads `nm -D --defined-only`; skips without nm.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "test.h"
+
+static const char *const wrappers[] = {
+	"pthread_sigmask", "sigprocmask", "sigaction", "sigsuspend",
+};
+
+static bool allowed(const char *name, const char *type)
+{
+	if (!strcmp(type, "A"))			/* the version node */
+		return !strcmp(name, "USTATIC_0.2");
+	if (!strncmp(name, "ustatic_", 8))
+		return strstr(name, "@@USTATIC_0.2") != NULL;
+	for (size_t i = 0; i < sizeof(wrappers) / sizeof(*wrappers); i++)
+		if (!strcmp(name, wrappers[i]))	/* no version suffix: base */
+			return true;
+	return false;
+}
+
+int main(void)
+{
+	char lib[PATH_MAX], cmd[PATH_MAX + 64], line[512];
+	int n = 0, wrapped = 0, bad = 0;
+	FILE *p;
+
+	test_beside_self(lib, sizeof(lib), "../libustatic.so");
+	snprintf(cmd, sizeof(cmd), "nm -D --defined-only '%s' 2>/dev/null", lib);
+	p = popen(cmd, "r");
+	CHECK(p);
+	while (fgets(line, sizeof(line), p)) {
+		char addr[64], type[8], name[400];
+
+		if (sscanf(line, "%63s %7s %399s", addr, type, name) != 3)
+			continue;
+		n++;
+		wrapped += strncmp(name, "ustatic_", 8) && strcmp(type, "A");
+		if (!allowed(name, type)) {
+			fprintf(stderr, "exported: %s", line);
+			bad++;
+		}
+	}
+	if (pclose(p) != 0 && !n)
+		SKIP("nm is not available");
+	printf("%d exported symbols, %d wrappers, %d unexpected\n", n, wrapped, bad);
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(wrapped, (int)(sizeof(wrappers) / sizeof(*wrappers)));
+	return 0;
+}
