@@ -349,41 +349,53 @@ bool us_trap_shadow_stack(void)
 }
 
 /*
- * Installs the handler, once per process, with the first batch that would
- * place an int3: a process that never needs one keeps SIGTRAP as it was.
- * Ignored (`trap '' TRAP` before exec, or the program's SIG_IGN): a
- * handler of ours would also reset it to SIG_DFL in every program this one
- * execs, so the program keeps its disposition and no int3 is ever used.
+ * Whether the handler may be installed: SIGTRAP's disposition can be read
+ * and is not SIG_IGN. Ignored (`trap '' TRAP` before exec, or the
+ * program's SIG_IGN): a handler of ours would also reset it to SIG_DFL in
+ * every program this one execs, so the program keeps its disposition and
+ * no int3 is ever used.
  */
-static void install_handler(void)
+static bool installable(void)
 {
-	struct sigaction sa, old;
+	struct sigaction old;
 
-	us_assert_held(&us_engine_lock);
-	if (T->handler || T->ignored)
-		return;
+	if (T->ignored)
+		return false;
 	if (sigaction(SIGTRAP, NULL, &old)) {
 		us_log("trap: cannot read SIGTRAP's disposition: %s", strerror(errno));
-		return;
+		return false;
 	}
 	if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN) {
 		us_log("trap: SIGTRAP is ignored: left so, and no int3 is used");
 		T->ignored = true;
-		return;
+		return false;
 	}
+	return true;
+}
+
+/*
+ * Installs the handler, once per process, when the first batch that
+ * places an int3 is published: a process that never needs one keeps
+ * SIGTRAP as it was. The chain is set before the handler can run.
+ */
+static int install_handler(void)
+{
+	struct sigaction sa;
+
+	us_assert_held(&us_engine_lock);
+	if (T->handler)
+		return 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigtrap;
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	/* The chain is in place before the handler can run. */
-	T->previous = old;
-	if (sigaction(SIGTRAP, &sa, NULL)) {
-		us_log("trap: cannot install SIGTRAP handler: %s", strerror(errno));
-		return;
-	}
+	if (sigaction(SIGTRAP, NULL, &T->previous) ||
+	    sigaction(SIGTRAP, &sa, NULL))
+		return us_fail(-errno, "trap: installing the SIGTRAP handler");
 	T->handler = on_sigtrap;
 	if (T->shadow_stack)
 		us_log("trap: shadow stack active, CALLs are never emulated");
+	return 0;
 }
 
 /* Whether the process's handler (any copy's) is still SIGTRAP's. */
@@ -403,13 +415,8 @@ bool us_trap_usable(void)
 	us_assert_held(&us_engine_lock);
 	if (!US_ARCH_USES_GUARDS || (e && atoi(e)))
 		return false;
-	install_handler();
-	if (T->ignored) {
-		us_log("trap: SIGTRAP is ignored by the program: no int3");
-		return false;
-	}
-	if (!handler_installed()) {
-		us_log("trap: the SIGTRAP handler was replaced");
+	if (!T->handler ? !installable() : !handler_installed()) {
+		us_log("trap: SIGTRAP is ignored, or its handler was replaced");
 		return false;
 	}
 	if (us_sigtrap_may_be_blocked()) {
@@ -535,6 +542,8 @@ int us_trap_publish(const struct us_patch *v, size_t n)
 	size_t fresh = count_new(v, n);
 
 	us_assert_held(&us_engine_lock);
+	if (install_handler())
+		return -EAGAIN;
 	if (reserve_batch(n) ||
 	    reserve_history((T->history ? T->history->n : 0) + fresh))
 		return us_fail(-ENOMEM, "trap: publishing a batch");

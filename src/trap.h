@@ -21,14 +21,17 @@ void us_trap_init(void);
  * emulated, so no inline CALL site is ever guarded by int3. */
 bool us_trap_shadow_stack(void);
 
-/* Whether int3 guards may be placed now: our handler is installed and no
- * thread blocks SIGTRAP (which would make the kernel kill the process). */
+/* Engine lock held. Whether int3 guards may be placed now: the handler is
+ * installed (or may be: it is installed by the first us_trap_publish()),
+ * and no thread blocks SIGTRAP (which would make the kernel kill the
+ * process). */
 bool us_trap_usable(void);
 
 /* Engine lock held. Makes sorted v[0..n) visible to the handler, which
  * emulates each entry's old instruction, and adds its addresses to the
- * late-trap history, before any int3 is placed; -ENOMEM (nothing
- * published) is the only failure. */
+ * late-trap history, before any int3 is placed; installs the handler
+ * first if no batch has yet. -ENOMEM or -EAGAIN (no handler: nothing
+ * published) are its failures. */
 int us_trap_publish(const struct us_patch *v, size_t n);
 /* From now on the handler emulates the new (or again the old) ones. */
 void us_trap_show(const struct us_patch *v, size_t n, bool new_insn);
