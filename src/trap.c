@@ -24,6 +24,7 @@
  * the count move and looks again.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,8 @@
 #define ARCH_SHSTK_SHSTK  (1UL << 0)
 
 _Static_assert(US_INSN_MAX <= 8, "an entry's bytes are read as one word");
+_Static_assert(offsetof(struct us_pub_entry, addr) == 0,
+	       "search() reads an entry's address as its first word");
 
 /* The runtime's trap state (src/runtime.h), shared by every copy of the
  * library: whichever copy installed the handler reads what any copy's
@@ -74,22 +77,24 @@ static void seq_end(void)
 
 /* ---- the handler's side ---- */
 
-static const struct us_pub_entry *find_entry(const struct us_pub_batch *b, uintptr_t a)
+/*
+ * Binary search of n sorted elements of `stride` bytes whose first word
+ * is an address: the batch's entries and the history's addresses alike.
+ * n is clamped to cap: a torn look is rejected by the seq check.
+ */
+static const void *search(const void *base, size_t n, size_t cap,
+			  size_t stride, uintptr_t a)
 {
-	size_t lo = 0, hi = 0;
+	size_t lo = 0, hi = n < cap ? n : cap;
 
-	if (b) {
-		hi = __atomic_load_n(&b->n, __ATOMIC_RELAXED);
-		if (hi > b->cap)
-			hi = b->cap;	/* a torn look; the seq check rejects it */
-	}
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		uintptr_t m = __atomic_load_n(&b->e[mid].addr, __ATOMIC_RELAXED);
+		const uintptr_t *m = (const void *)((const char *)base + mid * stride);
+		uintptr_t v = __atomic_load_n(m, __ATOMIC_RELAXED);
 
-		if (a == m)
-			return &b->e[mid];
-		if (a < m)
+		if (a == v)
+			return m;
+		if (a < v)
 			hi = mid;
 		else
 			lo = mid + 1;
@@ -97,27 +102,19 @@ static const struct us_pub_entry *find_entry(const struct us_pub_batch *b, uintp
 	return NULL;
 }
 
+static const struct us_pub_entry *find_entry(const struct us_pub_batch *b,
+					     uintptr_t a)
+{
+	if (!b)
+		return NULL;
+	return search(b->e, __atomic_load_n(&b->n, __ATOMIC_RELAXED), b->cap,
+		      sizeof(b->e[0]), a);
+}
+
 static bool in_history(const struct us_pub_history *h, uintptr_t a)
 {
-	size_t lo = 0, hi = 0;
-
-	if (h) {
-		hi = __atomic_load_n(&h->n, __ATOMIC_RELAXED);
-		if (hi > h->cap)
-			hi = h->cap;
-	}
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		uintptr_t m = __atomic_load_n(&h->addr[mid], __ATOMIC_RELAXED);
-
-		if (a == m)
-			return true;
-		if (a < m)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return false;
+	return h && search(h->addr, __atomic_load_n(&h->n, __ATOMIC_RELAXED),
+			   h->cap, sizeof(h->addr[0]), a);
 }
 
 static uint8_t code_byte(uintptr_t at)
