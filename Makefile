@@ -71,14 +71,15 @@ SAN_TESTS := static_call_basic static_call_stress static_key_basic \
 	key_counting txn_compose txn_record_fail reentry_signal \
 	trap_longjmp shstk_self_signal updater_sync_signals stats_truthful \
 	bad_targets sigtrap_foreign engine_write_failures debug_messages \
-	engine_stuck_guards sigtrap_sent_storm sigtrap_chain_flags
+	engine_stuck_guards sigtrap_sent_storm sigtrap_chain_flags \
+	server_sigwait copies mask_cache exports
 # Not under sanitizers: hostile_no_proc (LeakSanitizer needs /proc),
 # cancel_inside (ASan's sigaltstack interceptor trips over a cancelled
 # thread's unwinding), unload_library (a host built without the
 # sanitizer's run-time loads the library).
 TSAN_TESTS := static_call_basic static_call_stress static_key_basic \
 	static_key_stress transaction multi_object key_counting txn_compose \
-	txn_record_fail
+	txn_record_fail server_sigwait copies
 
 # The CMake package (find_package(ustatic)), from templates beside ustatic.pc.in.
 CMAKE_CFG := $(B)/ustatic-config.cmake $(B)/ustatic-config-version.cmake
@@ -99,6 +100,10 @@ endif
 $(SO_OBJ): $(B)/obj/%.o: %.c $(B)/flags.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LIBFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# A sanitizer's run-time calls sigaction() while it starts, before it can
+# run instrumented code: the wrappers are built without the sanitizer.
+$(B)/obj/src/interpose.o: override CFLAGS := $(filter-out -fsanitize=%,$(CFLAGS))
 
 $(B)/libustatic.so: $(SO_OBJ) src/libustatic.map
 	$(CC) $(CFLAGS) -shared -Wl,--version-script=src/libustatic.map \

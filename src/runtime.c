@@ -18,7 +18,6 @@
 #include <link.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "debug.h"
@@ -34,9 +33,10 @@ struct us_runtime *us_rt;
  * exported. */
 US_HIDDEN struct us_runtime *us_runtime_slot __attribute__((used));
 static bool foreign;
-/* If mmap() fails at start-up. Memory of a copy that may be unloaded,
- * so only the last resort (copies stay resident: init.c). */
-static struct us_runtime fallback;
+/* The runtime, if this copy creates it: in this copy's data, which stays
+ * mapped (copies stay resident: init.c) and which leak checkers scan for
+ * the pointers the runtime holds. */
+static struct us_runtime own;
 
 /* The note: namesz 8, descsz 16, type; "ustatic\0"; then the descriptor
  * { uint32 abi; uint32 zero; int64 slot - &descriptor.offset }. The
@@ -115,13 +115,12 @@ static int each_object(struct dl_phdr_info *info, size_t size US_UNUSED,
 
 static struct us_runtime *create(void)
 {
-	struct us_runtime *rt = mmap(NULL, sizeof(*rt), PROT_READ | PROT_WRITE,
-				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct us_runtime *rt = &own;
 
-	if (rt == MAP_FAILED)
-		rt = &fallback;
 	pthread_mutex_init(&rt->engine_lock.mutex, NULL);
 	rt->engine_lock.name = "engine";
+	pthread_mutex_init(&rt->masks.lock.mutex, NULL);
+	rt->masks.lock.name = "masks";
 	rt->inside_key_ok = !pthread_key_create(&rt->inside_key, NULL);
 	rt->creator_pid = getpid();
 	rt->abi = US_RUNTIME_ABI;

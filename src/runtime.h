@@ -88,9 +88,12 @@ struct us_sync_state {
 	uint64_t round_acks;		/* tag << 32 | acknowledgements */
 };
 
-/* src/sigmask.c: the cached verdict on signal masks. `epoch` moves with
- * every mask or handler change a copy's wrappers see (src/interpose.c). */
+/* src/sigmask.c: the cached verdict on signal masks, under `lock` (a
+ * leaf: planning asks under a registry lock, the engine under its own).
+ * `epoch` (atomic) moves when a copy's wrappers let a mask block SIGTRAP
+ * (src/interpose.c). */
 struct us_mask_state {
+	struct us_lock lock;
 	unsigned long epoch;
 	unsigned long checked_epoch;	/* of the verdict below */
 	unsigned long checked_threads;	/* thread count then */

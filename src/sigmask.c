@@ -11,7 +11,7 @@
  *
  * No mutable file-scope state: the scans keep everything on the caller's
  * stack; the cached verdict lives in the runtime (src/runtime.h), under
- * the engine lock.
+ * its own lock there.
  *
  * The cache. Reading every thread's mask costs ~10 us a thread, so it is
  * not done for every batch: a "nothing blocks SIGTRAP" verdict stands
@@ -398,15 +398,22 @@ bool us_sigtrap_may_be_blocked(void)
 	const char *e = getenv("USTATIC_MASK_SCAN");
 	bool always = e && atoi(e) > 0;
 
-	us_assert_held(&us_engine_lock);
-	if (!always && threads && m->checked && m->checked_epoch == epoch &&
-	    m->checked_threads == threads)
-		return false;
-	/* Only "nothing blocks" is kept: a thread seen blocking may unblock
-	 * at any time, so that verdict is read again every batch. */
-	m->checked = !scan_blocked();
-	m->checked_epoch = epoch;
-	m->checked_threads = threads;
-	US_COUNT(mask_scans, 1);
-	return !m->checked;
+	bool blocked = false;
+
+	/* A thread in a signal handler that interrupted it asks again
+	 * without the cache: -EDEADLK is not an answer here. */
+	if (us_lock(&m->lock))
+		return scan_blocked();
+	if (always || !threads || !m->checked || m->checked_epoch != epoch ||
+	    m->checked_threads != threads) {
+		/* Only "nothing blocks" is kept: a thread seen blocking may
+		 * unblock at any time, so that verdict is read again. */
+		blocked = scan_blocked();
+		m->checked = !blocked;
+		m->checked_epoch = epoch;
+		m->checked_threads = threads;
+		US_COUNT(mask_scans, 1);
+	}
+	us_unlock(&m->lock);
+	return blocked;
 }

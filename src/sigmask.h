@@ -11,7 +11,7 @@
 #include <stdbool.h>
 
 /*
- * Engine lock held. Whether an int3 could meet a blocked SIGTRAP: a
+ * Whether an int3 could meet a blocked SIGTRAP: a
  * handler or a thread blocks it, or a mask cannot be read. The answer
  * "no" is cached in the runtime and read again only when the number of
  * threads or the runtime's mask epoch changed (src/interpose.c), so that

@@ -356,7 +356,7 @@ static bool installable(void)
 {
 	struct sigaction old;
 
-	if (T->ignored)
+	if (__atomic_load_n(&T->ignored, __ATOMIC_RELAXED))
 		return false;
 	if (sigaction(SIGTRAP, NULL, &old)) {
 		us_log("trap: cannot read SIGTRAP's disposition: %s", strerror(errno));
@@ -364,7 +364,7 @@ static bool installable(void)
 	}
 	if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN) {
 		us_log("trap: SIGTRAP is ignored: left so, and no int3 is used");
-		T->ignored = true;
+		__atomic_store_n(&T->ignored, true, __ATOMIC_RELAXED);
 		return false;
 	}
 	return true;
@@ -389,30 +389,31 @@ static int install_handler(void)
 	if (sigaction(SIGTRAP, NULL, &T->previous) ||
 	    sigaction(SIGTRAP, &sa, NULL))
 		return us_fail(-errno, "trap: installing the SIGTRAP handler");
-	T->handler = on_sigtrap;
+	/* Read without the lock by us_trap_usable(). */
+	__atomic_store_n(&T->handler, on_sigtrap, __ATOMIC_RELEASE);
 	if (T->shadow_stack)
 		us_log("trap: shadow stack active, CALLs are never emulated");
 	return 0;
 }
 
-/* Whether the process's handler (any copy's) is still SIGTRAP's. */
-static bool handler_installed(void)
+/* Whether the process's handler h (any copy's) is still SIGTRAP's. */
+static bool handler_installed(us_sigaction_fn *h)
 {
 	struct sigaction cur;
 
-	if (!T->handler || sigaction(SIGTRAP, NULL, &cur))
+	if (sigaction(SIGTRAP, NULL, &cur))
 		return false;
-	return (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == T->handler;
+	return (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == h;
 }
 
 bool us_trap_usable(void)
 {
 	const char *e = getenv("USTATIC_TRAPFREE");
+	us_sigaction_fn *h = __atomic_load_n(&T->handler, __ATOMIC_ACQUIRE);
 
-	us_assert_held(&us_engine_lock);
 	if (!US_ARCH_USES_GUARDS || (e && atoi(e)))
 		return false;
-	if (!T->handler ? !installable() : !handler_installed()) {
+	if (!h ? !installable() : !handler_installed(h)) {
 		us_log("trap: SIGTRAP is ignored, or its handler was replaced");
 		return false;
 	}

@@ -21,7 +21,7 @@ void us_trap_init(void);
  * emulated, so no inline CALL site is ever guarded by int3. */
 bool us_trap_shadow_stack(void);
 
-/* Engine lock held. Whether int3 guards may be placed now: the handler is
+/* Any lock or none. Whether int3 guards may be placed now: the handler is
  * installed (or may be: it is installed by the first us_trap_publish()),
  * and no thread blocks SIGTRAP (which would make the kernel kill the
  * process). */
