@@ -36,7 +36,7 @@ struct worker {
 static struct worker workers[MAX_WORKERS];
 static unsigned long gen;		/* the switches made; switcher only */
 static unsigned long started, done;	/* published for the workers */
-static int stop;
+static int stop;			/* relaxed: the join orders the rest */
 
 static int target_of(unsigned long g)	/* 0: step_a, 1: step_b */
 {

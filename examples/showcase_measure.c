@@ -3,8 +3,9 @@
  * Timing, done so that a busy machine does not tell lies: every variant of
  * a comparison runs once per repetition, in a rotating order, so a slow
  * moment hits all of them alike; the clock is the thread's CPU time, so
- * time spent preempted is not counted; the numbers shown are medians, and
- * ratios are taken within a repetition, then their median and quartiles.
+ * time spent preempted is not counted; the numbers shown are medians, a
+ * ratio shown is that of two medians, and whether it is noise is judged
+ * from the ratios within each repetition.
  */
 #include <math.h>
 #include <stdio.h>
@@ -107,9 +108,9 @@ struct ratio ratio_of(const struct variant *a, const struct variant *b)
 }
 
 /*
- * No difference worth the name: the middle half of the runs has the two
- * both ways round, or they differ by less than 5 % (code alignment alone
- * moves a loop this small by that much).
+ * No difference worth the name: within the middle half of the
+ * repetitions, either one was the faster, or the two differ by less than
+ * 5 %, too little to build on.
  */
 bool within_noise(struct ratio r)
 {
