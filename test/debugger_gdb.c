@@ -10,10 +10,19 @@
  *     thread updates them thousands of times): the program exits
  *     normally, every result right, no SIGTRAP stop, no int3 placed.
  *  2. `gdb -batch -p PID` on the same program started outside gdb (its
- *     call sites already point at functions, int3 batches running): gdb
- *     attaches while updates run, continues to a breakpoint the program
- *     reaches after 2,000 more updates, and detaches; the program goes on
+ *     call site already points at a function, after 300 int3 batches):
+ *     gdb attaches while the threads call, continues to a breakpoint the
+ *     program reaches after 2,000 more updates (the call site's refused
+ *     with EDEADLK, the rest trap-free), and detaches; the program goes on
  *     with int3 guards and ends with every result right.
+ *     The attach window: the program does not update while it waits for
+ *     the debugger. An attach that lands while a batch's int3 guards are
+ *     armed is the documented limit (README, Debuggers): with
+ *     USTATIC_TEST_ATTACH_RACE=1 the program updates without pause while
+ *     the debugger attaches, and part 2 failed in 2 of 15 gdb runs (a
+ *     thread resumed inside an instruction: SIGSEGV) and 7 of 15 lldb
+ *     runs (SIGTRAP stop; the program left stopped or killed after the
+ *     detach); 0 of 10 each without it.
  *  3. A breakpoint on a function reached only through a static call; stepi
  *     from an inline call site through the trampoline into the target;
  *     `step` and `next` over a static call; the program ends normally.
@@ -67,16 +76,11 @@ static int gdb_attach(const char *self)
 			       "-ex", "break dbg_checkpoint", "-ex", "continue",
 			       "-ex", "bt 2", "-ex", "detach", NULL };
 	int fd, status;
-	ssize_t n;
 	pid_t pid;
 
 	if (dbg_attach_refused())
 		DBG_SKIP("%s", dbg_attach_refused());
-	pid = dbg_spawn_attach(self, &fd);
-	/* Its first line: the threads run and updates start now. */
-	n = read(fd, prog, sizeof(prog) - 1);
-	prog[n > 0 ? n : 0] = 0;
-	CHECK(strstr(prog, "debuggee: pid"));
+	pid = dbg_spawn_attach(self, &fd, prog, sizeof(prog));
 	snprintf(pid_s, sizeof(pid_s), "%d", (int)pid);
 	dbg_capture(argv, 120, out, sizeof(out));
 	if (gdb_refused(out)) {
@@ -85,8 +89,7 @@ static int gdb_attach(const char *self)
 		printf("%s", out);
 		DBG_SKIP("gdb may not attach here (no ptrace permission)");
 	}
-	dbg_drain(fd, prog, sizeof(prog));
-	status = t_wait(pid);
+	status = dbg_finish(pid, fd, prog, sizeof(prog));
 	printf("gdb -p:\n%s\nthe program:\n%s", out, prog);
 	if (dbg_saw_sigtrap(out))
 		return dbg_fail("attach: the program stopped for a SIGTRAP", out);
@@ -150,8 +153,11 @@ static int gdb_step(const char *self)
 	    !dbg_after(out, "Breakpoint 1, dbg_ret2", " in dbg_site ()"))
 		return dbg_fail("step: the breakpoint on the static call's "
 				"target was not hit from its call site", out);
-	if (!dbg_after(out, "==stepi", "__SCT__dbg_call") ||
-	    !dbg_after(out, "__SCT__dbg_call", "dbg_ret2"))
+	/* The generic build calls through the key, not the trampoline. */
+	if (!dbg_after(out, "==stepi", T_PATCHES_CODE ? "__SCT__dbg_call" :
+		       "dbg_ret2") ||
+	    !dbg_after(out, T_PATCHES_CODE ? "__SCT__dbg_call" : "==stepi",
+		       "dbg_ret2"))
 		return dbg_fail("step: stepi did not go from the call site "
 				"through the trampoline into the target", out);
 	if (!strstr(out, "exited normally") ||

@@ -5,9 +5,10 @@
  *
  *  1. `lldb -b -o run -- self --debuggee run`: the program exits with
  *     status 0, every result right, no SIGTRAP stop, no int3 placed.
- *  2. `lldb -b -p PID`: attach to the program started outside lldb while
- *     it updates, continue to a breakpoint it reaches after 2,000 more
- *     updates, detach; the program ends with every result right.
+ *  2. `lldb -b -p PID`: attach to the program started outside lldb (its
+ *     call site already points at a function), continue to a breakpoint it
+ *     reaches after 2,000 more updates, detach; the program ends with
+ *     every result right. The attach window: see test/debugger_gdb.c.
  *  3. A breakpoint on a function reached only through a static call; `si`
  *     from an inline call site through the trampoline into the target;
  *     `step` and `next`; the program exits with status 0.
@@ -86,15 +87,11 @@ static int lldb_attach(const char *self)
 	const char *argv[32];
 	char pid_s[32];
 	int n, fd, status;
-	ssize_t got;
 	pid_t pid;
 
 	if (dbg_attach_refused())
 		DBG_SKIP("%s", dbg_attach_refused());
-	pid = dbg_spawn_attach(self, &fd);
-	got = read(fd, prog, sizeof(prog) - 1);
-	prog[got > 0 ? got : 0] = 0;
-	CHECK(strstr(prog, "debuggee: pid"));
+	pid = dbg_spawn_attach(self, &fd, prog, sizeof(prog));
 	snprintf(pid_s, sizeof(pid_s), "%d", (int)pid);
 	n = lldb_argv(argv, cmd);
 	/* -p first: lldb attaches before it runs the -o commands. */
@@ -108,8 +105,7 @@ static int lldb_attach(const char *self)
 		printf("%s", out);
 		DBG_SKIP("lldb may not attach here");
 	}
-	dbg_drain(fd, prog, sizeof(prog));
-	status = t_wait(pid);
+	status = dbg_finish(pid, fd, prog, sizeof(prog));
 	printf("lldb -p:\n%s\nthe program:\n%s", out, prog);
 	if (dbg_saw_sigtrap(out))
 		return dbg_fail("attach: the program stopped for a SIGTRAP", out);
@@ -155,8 +151,11 @@ static int lldb_step(const char *self)
 	    !dbg_after(out, "frame #1: ", "`dbg_site at"))
 		return dbg_fail("step: the breakpoint on the static call's "
 				"target was not hit from its call site", out);
-	if (!dbg_after(out, "stop reason = breakpoint 2.1", "`__SCT__dbg_call") ||
-	    !dbg_after(out, "`__SCT__dbg_call", "`dbg_ret2"))
+	/* The generic build calls through the key, not the trampoline. */
+	if (!dbg_after(out, "stop reason = breakpoint 2.1", T_PATCHES_CODE ?
+		       "`__SCT__dbg_call" : "`dbg_ret2") ||
+	    !dbg_after(out, T_PATCHES_CODE ? "`__SCT__dbg_call" :
+		       "stop reason = breakpoint 2.1", "`dbg_ret2"))
 		return dbg_fail("step: si did not go from the call site "
 				"through the trampoline into the target", out);
 	if (!strstr(out, "exited with status = 0 ") ||
