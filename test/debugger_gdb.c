@@ -108,15 +108,15 @@ static int gdb_attach(const char *self)
 /* Part 3: breakpoints and stepping. */
 static int gdb_step(const char *self)
 {
-	const char *argv[64] = { "gdb", "-q", "-batch", "-nx",
+	const char *argv[96] = { "gdb", "-q", "-batch", "-nx",
 		"-ex", "break dbg_ret2", "-ex", "run", "-ex", "bt 2",
-		"-ex", "delete", "-ex", "break dbg_site", "-ex", "continue",
+		"-ex", "delete", "-ex", "break *dbg_site", "-ex", "continue",
 		"-ex", "echo ==stepi\\n", NULL };
 	int n = 0;
 
 	while (argv[n])
 		n++;
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < 8; i++) {
 		argv[n++] = "-ex";
 		argv[n++] = "stepi";
 		argv[n++] = "-ex";
@@ -141,6 +141,7 @@ static int gdb_step(const char *self)
 	argv[n++] = "--debuggee";
 	argv[n++] = "step";
 	argv[n] = NULL;
+	CHECK(n < (int)(sizeof(argv) / sizeof(argv[0])));
 	dbg_capture(argv, 120, out, sizeof(out));
 	if (gdb_refused(out)) {
 		printf("%s", out);

@@ -126,8 +126,8 @@ static int lldb_step(const char *self)
 {
 	static const char *const cmd[] = {
 		"breakpoint set -n dbg_ret2", "run", "bt 2",
-		"breakpoint delete -f", "breakpoint set -n dbg_site", "continue",
-		"si", "si", "si", "si", "si", "si",
+		"breakpoint delete -f", "breakpoint set -K false -n dbg_site",
+		"continue", "si", "si", "si", "si", "si", "si", "si", "si",
 		"continue", "step", "bt 1", "next",
 		"breakpoint delete -f", "continue", NULL
 	};
