@@ -36,6 +36,7 @@
 #include "lock.h"
 #include "runtime.h"
 #include "sigmask.h"
+#include "tracer.h"
 #include "trap.h"
 #include "under_valgrind.h"
 
@@ -417,6 +418,9 @@ bool us_trap_usable(void)
 		us_log("trap: SIGTRAP is ignored, or its handler was replaced");
 		return false;
 	}
+	/* A debugger would stop on our int3 (see tracer.h). */
+	if (us_tracer_attached())
+		return false;
 	if (us_sigtrap_may_be_blocked()) {
 		us_log("trap: a thread or a handler blocks SIGTRAP, or a mask "
 		       "cannot be read; an int3 could kill the process");
