@@ -111,7 +111,7 @@ static int row_lat(int argc, char **argv)
 {
 	int set = set_of(argc > 2 ? argv[2] : "1");
 	int nbusy = argc > 3 ? atoi(argv[3]) : 0;
-	int n = argc > 4 ? atoi(argv[4]) : 31;
+	int n = argc > 4 ? atoi(argv[4]) : 61;
 	struct busy b = { .fn = run_set, .arg = &set };
 	struct sample w = { 0 }, s;
 
@@ -161,7 +161,7 @@ static void *idle_main(void *arg)
 static int row_threads(int argc, char **argv)
 {
 	static const int steps[] = { 1, 10, 100, 1000 };
-	int n = argc > 2 ? atoi(argv[2]) : 21;
+	int n = argc > 2 ? atoi(argv[2]) : 31;
 	pthread_t *t = calloc(1000, sizeof(*t));
 	struct sample s0 = { 0 }, s;
 	pthread_attr_t attr;
@@ -217,7 +217,7 @@ static int add_mappings(int k)
 
 static int row_maps(int argc, char **argv)
 {
-	int n = argc > 2 ? atoi(argv[2]) : 21;
+	int n = argc > 2 ? atoi(argv[2]) : 31;
 	struct sample s0 = { 0 }, s;
 
 	warm_up(SITES_1, &s0);
