@@ -151,7 +151,7 @@ if want lat; then
 fi
 want threads && both threads cmp threads
 want maps && both maps cmp maps
-want tput && both tput cmp tput 41
+want tput && both tput cmp tput 61
 want wx && both wx cmp wx 1000
 want sigwait && both sigwait cmp sigwait 2000
 want xray && both xray cmp_xray
