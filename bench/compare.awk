@@ -45,12 +45,14 @@ function sum(s, id, k,    c, i, t) {
 	return t
 }
 
-# The first nonzero value (an error code), or 0.
-function first(s, id, k,    c, i) {
+# The first nonzero value (an error code, named when known), or 0.
+function first(s, id, k,    c, i, e) {
 	c = n[s, id, k]
 	for (i = 1; i <= c; i++)
-		if (val[s, id, k, i] + 0)
-			return val[s, id, k, i]
+		if (val[s, id, k, i] + 0) {
+			e = val[s, id, k, i] + 0
+			return e (errname[e] ? " " errname[e] : "")
+		}
 	return 0
 }
 
@@ -235,7 +237,7 @@ function other_tables(    s, id, m, nm, i) {
 	printf "| static key flips that returned 0 | %d of %d | %d of %d |\n",
 	       sum("today", "sigwait", "flips_ok"), sum("today", "sigwait", "flips"),
 	       sum("new", "sigwait", "flips_ok"), sum("new", "sigwait", "flips")
-	printf "| signals the sigwait thread took (20 sent + 1 to stop, per run) | %d | %d |\n",
+	printf "| signals the sigwait thread took (21 sent per run; pending SIGHUPs merge) | %d | %d |\n",
 	       sum("today", "sigwait", "signals"), sum("new", "sigwait", "signals")
 	print ""
 	print "### Copies of the library in one process (each copy: 50 sites, 200 updates per run, 1 thread running all)"
@@ -371,10 +373,18 @@ function sigwait_cell(s,    e) {
 	if (!runs(s, "sigwait"))
 		return "n/a"
 	e = first(s, "sigwait", "err")
-	return sprintf("%d of %d updates ok%s, %d wrong calls, %d deaths; key flips %d of %d ok",
+	return sprintf("%d of %d updates ok%s in %d runs, %d wrong calls, %d deaths; key flips %d of %d ok",
 		       sum(s, "sigwait", "ok"), sum(s, "sigwait", "updates"), e ? " (" e ")" : "",
+		       runs(s, "sigwait"),
 		       sum(s, "sigwait", "wrong"), sum(s, "sigwait", "died"),
 		       sum(s, "sigwait", "flips_ok"), sum(s, "sigwait", "flips"))
+}
+
+BEGIN {
+	split("-1 EPERM -5 EIO -11 EAGAIN -12 ENOMEM -13 EACCES -14 EFAULT " \
+	      "-16 EBUSY -22 EINVAL -35 EDEADLK -38 ENOSYS -95 EOPNOTSUPP", en, " ")
+	for (i = 1; i < 22; i += 2)
+		errname[en[i] + 0] = en[i + 1]
 }
 
 END {
