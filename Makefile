@@ -44,6 +44,20 @@ ARCH_SRC := $(wildcard src/arch/x86_64*.c)
 else ifeq ($(ARCH),aarch64)
 ARCH_SRC := src/arch/aarch64.c
 endif
+
+# Debian's musl-gcc (musl-tools) sees musl's own headers only. Those of
+# the kernel (linux/, asm/, asm-generic/) and valgrind's client requests
+# do not depend on the C library: $(B)/sysinclude links them from the
+# system's, as Alpine's linux-headers and valgrind-dev put them beside
+# musl's. Every compile waits for it (order-only).
+ifneq ($(findstring musl-gcc,$(notdir $(firstword $(CC)))),)
+SYSINC   := $(B)/sysinclude
+BASE     += -isystem $(SYSINC)
+SYSINC_FROM := /usr/include/linux /usr/include/asm-generic \
+	/usr/include/$(shell $(CC) -print-multiarch)/asm \
+	$(wildcard /usr/include/valgrind)
+endif
+
 # The signal-function wrappers (src/interpose.c) go into the shared
 # library only: in the archive they would clash with libc's in -static links.
 SO_SRC   := src/interpose.c
@@ -97,7 +111,7 @@ $(call stamp,flags,$(CC) $(CFLAGS) $(BASE) $(SOFLAGS))
 $(call stamp,pc,$(PREFIX) $(LIBDIR) $(INCDIR) $(VERSION))
 endif
 
-$(SO_OBJ): $(B)/obj/%.o: %.c $(B)/flags.stamp
+$(SO_OBJ): $(B)/obj/%.o: %.c $(B)/flags.stamp | $(SYSINC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LIBFLAGS) $(DEPFLAGS) -c $< -o $@
 
@@ -117,9 +131,15 @@ $(B)/ustatic.pc $(CMAKE_CFG): $(B)/%: %.in $(B)/pc.stamp
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
-$(TEST_OBJ) $(HELPERS): $(B)/obj/test/%.o: test/%.c $(B)/flags.stamp
+$(TEST_OBJ) $(HELPERS): $(B)/obj/test/%.o: test/%.c $(B)/flags.stamp | $(SYSINC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS_$*) $(BASE) $(DEPFLAGS) -c $< -o $@
+
+ifdef SYSINC
+$(SYSINC):
+	@mkdir -p $@
+	ln -sfn $(SYSINC_FROM) $@/
+endif
 
 # Tests link the static archive: they may call the library's internal
 # (hidden) layers directly. Multi-object tests add their own .so files.
@@ -129,7 +149,7 @@ $(TESTS): $(B)/test/%: $(B)/obj/test/%.o $(HELPERS) $(B)/libustatic.a $(TEST_LIB
 		$(or $(TEST_LIB_$*),$(B)/libustatic.a) -L$(B)/test \
 		-Wl,-rpath,'$$ORIGIN' $(TEST_LDFLAGS_$*) $(LDLIBS)
 
-$(TEST_LIBS): $(B)/test/lib%.so: test/lib/%.c $(B)/libustatic.so $(B)/flags.stamp
+$(TEST_LIBS): $(B)/test/lib%.so: test/lib/%.c $(B)/libustatic.so $(B)/flags.stamp | $(SYSINC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE) $(DEPFLAGS) -MF $(@:.so=.d) -MT $@ -fPIC -shared $< \
 		-o $@ -L$(B) -lustatic -Wl,-rpath,'$$ORIGIN/..'
