@@ -8,7 +8,9 @@
  * header, with -Wall -Wextra -Wpedantic -Werror in C99, C11, GNU C11,
  * C17, C++11 to C++20, for the generic header too, and for AArch64 with
  * the cross compilers that are installed. Compilers that are absent are
- * skipped. About 15 s; every program run is limited to 30 s.
+ * skipped, and for the programs that run, those that do not build for
+ * this build's C library (t_cc(): a musl build runs gcc's as musl-gcc,
+ * without C++). About 15 s; every program run is limited to 30 s.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,12 +95,13 @@ int main(void)
 
 	/* The programs run here, so they need this build's library. */
 	for (size_t i = 0; defined_x86_64() && i < sizeof(progs) / sizeof(progs[0]); i++) {
-		const char *cc = progs[i];
+		const char *why;
+		char cc[64];
 		int r;
 
-		printf("run     %-44s ", cc);
-		if (!have(cc)) {
-			printf("skipped: not installed\n");
+		printf("run     %-44s ", progs[i]);
+		if ((why = t_cc(progs[i], cc, sizeof(cc)))) {
+			printf("skipped: %s\n", why);
 			continue;
 		}
 		FMT(cmd, "%s %s -Wall -Wextra -Werror -Iinclude %s "

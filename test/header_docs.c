@@ -236,15 +236,16 @@ static void check_export_docs(void)
 }
 
 /* Builds the host with `how`, runs it on the plugin: 0 if it printed ok,
- * 1 if dlopen said "undefined symbol", 2 otherwise. */
-static int host(const char *how, const char *dir, const char *libdir,
-		const char *generic, const char *log)
+ * 1 if dlopen said "undefined symbol" (glibc) or "symbol not found"
+ * (musl), 2 otherwise. */
+static int host(const char *cc, const char *how, const char *dir,
+		const char *libdir, const char *generic, const char *log)
 {
 	char cmd[2 * PATH_MAX + 512];
 
-	FMT(cmd, "gcc -O2 -Wall -Wextra -Werror -Iinclude %s "
+	FMT(cmd, "%s -O2 -Wall -Wextra -Werror -Iinclude %s "
 	    "test/census/docs_host.c %s -L%s -lustatic -ldl -Wl,-rpath,%s "
-	    "-o %s/host >%s 2>&1", generic, how, libdir, libdir, dir, log);
+	    "-o %s/host >%s 2>&1", cc, generic, how, libdir, libdir, dir, log);
 	if (system(cmd))
 		return 2;
 	FMT(cmd, "timeout 30 %s/host %s/plugin.so >%s 2>&1", dir, dir, log);
@@ -252,7 +253,7 @@ static int host(const char *how, const char *dir, const char *libdir,
 		FMT(cmd, "grep -qx ok %s", log);
 		return system(cmd) ? 2 : 0;
 	}
-	FMT(cmd, "grep -q 'undefined symbol' %s", log);
+	FMT(cmd, "grep -q 'undefined symbol\\|symbol not found' %s", log);
 	return system(cmd) ? 2 : 1;
 }
 
@@ -268,23 +269,24 @@ static void check_plugin(const char *dir, const char *libdir)
 		{ "-Wl,--export-dynamic-symbol=docs_key "
 		  "-Wl,--export-dynamic-symbol='__SC[KU]__docs_call'", 0 },
 	};
-	char cmd[2 * PATH_MAX + 256], log[PATH_MAX];
+	char cmd[2 * PATH_MAX + 256], log[PATH_MAX], cc[64];
+	const char *why;
 
 	if (!defined_x86_64()) {
 		printf("the plugin is built by the host compiler, for x86-64: skipped\n");
 		return;
 	}
-	if (!have("gcc")) {
-		printf("gcc is not installed: the plugin is not built\n");
+	if ((why = t_cc("gcc", cc, sizeof(cc)))) {
+		printf("gcc %s: the plugin is not built\n", why);
 		return;
 	}
 	FMT(log, "%s/log", dir);
-	FMT(cmd, "gcc -O2 -fPIC -shared -Wall -Wextra -Werror -Iinclude %s "
+	FMT(cmd, "%s -O2 -fPIC -shared -Wall -Wextra -Werror -Iinclude %s "
 	    "test/census/docs_plugin.c -o %s/plugin.so -L%s -lustatic "
-	    "-Wl,-rpath,%s >%s 2>&1", generic, dir, libdir, libdir, log);
+	    "-Wl,-rpath,%s >%s 2>&1", cc, generic, dir, libdir, libdir, log);
 	EXPECT(system(cmd) == 0, "the plugin does not build");
 	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
-		int r = host(hosts[i].how, dir, libdir, generic, log);
+		int r = host(cc, hosts[i].how, dir, libdir, generic, log);
 
 		printf("host %-70s %s\n", *hosts[i].how ? hosts[i].how : "(exports nothing)",
 		       r == 0 ? "loads the plugin" : r == 1 ?

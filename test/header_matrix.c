@@ -17,7 +17,8 @@
  * in some build (about 70), chosen greedily after the modes that failed
  * before (C++ inline functions and templates in a default-visibility
  * shared object, gcc with -mcmodel=large). A compiler that is not
- * installed skips its builds.
+ * installed, or does not build for this build's C library, skips its
+ * builds (t_cc(): a musl build runs gcc's as musl-gcc, without C++).
  *
  * Then static branches on a pointer parameter and on a key local to main
  * must be compile errors in C and in C++ (test/census/matrix_bad.c), and
@@ -149,13 +150,9 @@ static int defined_x86_64(void)
 #endif
 }
 
-static int have(const char *cc)
-{
-	char cmd[128];
-
-	FMT(cmd, "command -v %s >/dev/null 2>&1", cc);
-	return system(cmd) == 0;
-}
+/* Each compiler's command for this build (t_cc()), or why it has none. */
+static char cc_cmd[4][64];
+static const char *cc_none[4];
 
 static int is_cxx(const char *cc)
 {
@@ -186,8 +183,8 @@ static int one(const struct build *b, const char *dir, const char *libdir,
 	       const char *generic, const char *log)
 {
 	char flags[512], cmd[4096], lib[PATH_MAX + 64];
-	const char *cc = dims[CC][b->v[CC]], *link = dims[LINK][b->v[LINK]];
-	const char *lang = is_cxx(cc) ? "-x c++" : "-x c";
+	const char *cc = cc_cmd[b->v[CC]], *link = dims[LINK][b->v[LINK]];
+	const char *lang = is_cxx(dims[CC][b->v[CC]]) ? "-x c++" : "-x c";
 	const char *pic = "", *exe = "";
 	int shared = !strcmp(link, "shared");
 
@@ -233,15 +230,15 @@ static int one(const struct build *b, const char *dir, const char *libdir,
  * matrix_bad.c with MATRIX_BAD=bad as C or C++: 0 if it compiled (and,
  * for bad == 0, ran), 1 if the compiler refused it, saying "constant".
  */
-static int bad_build(const char *cc, int bad, const char *dir,
-		     const char *libdir, const char *generic, const char *log)
+static int bad_build(int c, int bad, const char *dir, const char *libdir,
+		     const char *generic, const char *log)
 {
 	char cmd[4096];
 
 	FMT(cmd, "%s -O2 -Wall -Wextra -Iinclude %s -DMATRIX_BAD=%d %s "
 	    "test/census/matrix_bad.c -x none %s/libustatic.a -lpthread -ldl "
-	    "-o %s/bad", cc, generic, bad, is_cxx(cc) ? "-x c++" : "-x c",
-	    libdir, dir);
+	    "-o %s/bad", cc_cmd[c], generic, bad,
+	    is_cxx(dims[CC][c]) ? "-x c++" : "-x c", libdir, dir);
 	if (sh(cmd, log)) {
 		FMT(cmd, "grep -q constant %s", log);
 		return sh(cmd, "/dev/null") ? 2 : 1;
@@ -267,6 +264,8 @@ int main(void)
 	CHECK(mkdtemp(dir));
 	FMT(log, "%s/log", dir);
 
+	for (int c = 0; c < nvals(CC); c++)
+		cc_none[c] = t_cc(dims[CC][c], cc_cmd[c], sizeof(cc_cmd[c]));
 	n = plan(builds, sizeof(builds) / sizeof(builds[0]));
 	printf("%zu builds cover every value triple of any 3 dimensions\n", n);
 	for (size_t i = 0; i < n; i++) {
@@ -276,8 +275,8 @@ int main(void)
 
 		for (int d = 0; d < NDIM; d++)
 			printf("%-8s ", dims[d][b->v[d]]);
-		if (!have(dims[CC][b->v[CC]])) {
-			printf("skipped: not installed\n");
+		if (cc_none[b->v[CC]]) {
+			printf("skipped: %s\n", cc_none[b->v[CC]]);
 			continue;
 		}
 		r = one(b, dir, libdir, generic, log);
@@ -293,12 +292,12 @@ int main(void)
 	}
 
 	for (int c = 0; c < nvals(CC); c++) {
-		const char *cc = dims[CC][c];
+		const char *cc = cc_cmd[c];
 
-		if (!have(cc))
+		if (cc_none[c])
 			continue;
 		for (int bad = 0; bad <= 2; bad++) {
-			int r = bad_build(cc, bad, dir, libdir, generic, log);
+			int r = bad_build(c, bad, dir, libdir, generic, log);
 			int want = bad ? 1 : 0;
 
 			printf("%-8s key %-24s %s\n", cc,

@@ -11,7 +11,9 @@
  * Then what must not build (test/census/vis_bad.c): updating a call-only
  * static call or calling a hidden one from another object (link errors),
  * and EXPORT_STATIC_CALL*() that contradict the definition (compile
- * errors). Compilers that are absent are skipped. About 10 s.
+ * errors). Compilers that are absent, or do not build for this build's C
+ * library, are skipped (t_cc(): a musl build runs gcc's as musl-gcc,
+ * without C++). About 10 s.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,14 +54,6 @@ static int defined_x86_64(void)
 #else
 	return 0;
 #endif
-}
-
-static int have(const char *cc)
-{
-	char cmd[128];
-
-	FMT(cmd, "command -v %s >/dev/null 2>&1", cc);
-	return system(cmd) == 0;
 }
 
 static const char *lang(const char *cc)
@@ -143,16 +137,19 @@ int main(void)
 
 	for (size_t i = 0; i < sizeof(builds) / sizeof(builds[0]); i++) {
 		const struct build *b = &builds[i];
+		char lib_cc[64], main_cc[64];
+		const char *why;
 		int r;
 
 		printf("libraries %-8s main %-8s %-22s ", b->lib_cc, b->main_cc,
 		       b->main_flags);
-		if (!have(b->lib_cc) || !have(b->main_cc)) {
-			printf("skipped: not installed\n");
+		if ((why = t_cc(b->lib_cc, lib_cc, sizeof(lib_cc))) ||
+		    (why = t_cc(b->main_cc, main_cc, sizeof(main_cc)))) {
+			printf("skipped: %s\n", why);
 			continue;
 		}
-		r = libs(b->lib_cc, dir, libdir, generic, log) ? 1 :
-		    prog(b->main_cc, b->main_flags, "test/census/vis_main.c", 1,
+		r = libs(lib_cc, dir, libdir, generic, log) ? 1 :
+		    prog(main_cc, b->main_flags, "test/census/vis_main.c", 1,
 			 dir, libdir, generic, log);
 		printf("%s\n", r == 0 ? "ok" : r == 1 ? "BUILD FAILED" :
 		       "RUN FAILED");
@@ -165,10 +162,13 @@ int main(void)
 	}
 
 	for (int c = 0; c < 2; c++) {
-		const char *cc = c ? "clang++" : "gcc";
+		const char *name = c ? "clang++" : "gcc", *why;
+		char cc[64];
 
-		if (!have(cc) || libs(cc, dir, libdir, generic, log)) {
-			printf("%s: skipped the builds that must fail\n", cc);
+		if ((why = t_cc(name, cc, sizeof(cc))) ||
+		    libs(cc, dir, libdir, generic, log)) {
+			printf("%s: skipped the builds that must fail (%s)\n",
+			       name, why ? why : "its libraries do not build");
 			clear(log);
 			continue;
 		}

@@ -70,18 +70,25 @@ void t_check_no_wx(const char *when)
 	fclose(f);
 }
 
+/*
+ * The executable's code segment is the one that holds this function
+ * (helpers.c is linked into every test executable). Not "the object
+ * without a name": glibc leaves the main program's name empty, musl gives
+ * it its path.
+ */
 static int find_text(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	struct t_text *t = arg;
+	uintptr_t self = (uintptr_t)find_text;
 
 	(void)size;
-	if (info->dlpi_name && info->dlpi_name[0])
-		return 0;	/* not the main program */
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t start = info->dlpi_addr + ph->p_vaddr;
 
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
-			t->start = (uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) &&
+		    self >= start && self - start < ph->p_memsz) {
+			t->start = (uint8_t *)start;
 			t->len = ph->p_memsz;
 			return 1;
 		}
@@ -212,4 +219,64 @@ void t_pin(int cpu)
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	CHECK_EQ(pthread_setaffinity_np(pthread_self(), sizeof(set), &set), 0);
+}
+
+/*
+ * Whether cc builds for musl: its <stdio.h> does not define __GLIBC__.
+ * Asked once per compiler (a compile each time would add seconds to the
+ * tests that try dozens of builds).
+ */
+static bool builds_for_musl(const char *cc)
+{
+	static struct {
+		char cc[32];
+		bool musl;
+	} seen[8];
+	static int nseen;
+	char cmd[256];
+	bool musl;
+
+	for (int i = 0; i < nseen; i++)
+		if (!strcmp(seen[i].cc, cc))
+			return seen[i].musl;
+	CHECK(snprintf(cmd, sizeof(cmd), "printf '#include <stdio.h>\\n"
+		       "#ifdef __GLIBC__\\n#error glibc\\n#endif\\n' | "
+		       "%s -x c -E - >/dev/null 2>&1", cc) < (int)sizeof(cmd));
+	musl = system(cmd) == 0;
+	if (nseen < 8 && strlen(cc) < sizeof(seen[0].cc)) {
+		strcpy(seen[nseen].cc, cc);
+		seen[nseen++].musl = musl;
+	}
+	return musl;
+}
+
+static bool installed(const char *cc)
+{
+	char cmd[128];
+
+	CHECK(snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", cc) <
+	      (int)sizeof(cmd));
+	return system(cmd) == 0;
+}
+
+const char *t_cc(const char *cmd, char *out, size_t size)
+{
+	int n = (int)strcspn(cmd, " ");
+	char cc[32];
+
+	CHECK(n < (int)sizeof(cc));
+	snprintf(cc, sizeof(cc), "%.*s", n, cmd);
+	if (!installed(cc))
+		return "not installed";
+	if (T_LIBC_MUSL && !builds_for_musl(cc)) {
+		/* Debian's musl-tools: a gcc wrapper, C only. */
+		if (strcmp(cc, "gcc") && strcmp(cc, "cc"))
+			return "builds for glibc; this build is for musl";
+		if (!installed("musl-gcc") || !builds_for_musl("musl-gcc"))
+			return "builds for glibc, and there is no musl-gcc";
+		CHECK(snprintf(out, size, "musl-gcc%s", cmd + n) < (int)size);
+		return NULL;
+	}
+	CHECK(snprintf(out, size, "%s", cmd) < (int)size);
+	return NULL;
 }

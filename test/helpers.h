@@ -30,6 +30,24 @@
 #define T_USES_GUARDS	0
 #endif
 
+/*
+ * The C library the tests are built for: glibc, or musl (which, unlike
+ * glibc, defines no macro of its own: musl is what is not glibc here).
+ * __GLIBC__ comes with any libc header (<pthread.h> above).
+ */
+#ifdef __GLIBC__
+#define T_LIBC_MUSL	0
+#else
+#define T_LIBC_MUSL	1
+#endif
+/*
+ * Whether dlclose() unloads an object that no one else holds. glibc does,
+ * running its destructors; musl's dlclose() never unloads: the object
+ * stays mapped, its constructors ran once and its destructors run at exit,
+ * and a dlopen() of the same file again returns it as it was.
+ */
+#define T_DLCLOSE_UNLOADS	(!T_LIBC_MUSL)
+
 /* ---- static-call targets ---- */
 
 /* For 10 they return 11, 12 and 30: t_fabc[k](10) == t_fabc_of_10[k]. */
@@ -162,6 +180,18 @@ int t_run(const char *const env[], const char *const argv[]);
  * with env ("NAME=value", or NULL) added. Exit 127: it could not be
  * started (an emulator without binfmt_misc, for one). */
 int t_run_self(const char *env, const char *arg, ...);
+
+/*
+ * Compilers run by the tests, for programs linked with this build's
+ * library: they must build for the same C library. cmd is a compiler and
+ * its options ("g++ -O2"); the command to run instead goes to out. With
+ * glibc that is cmd itself; built for musl, cmd where its compiler builds
+ * for musl (Alpine's), else musl-gcc for gcc or cc (Debian's musl-tools),
+ * else none: musl-gcc has no C++ library, clang no musl target here.
+ * Returns NULL, or why there is none ("not installed", ...) to print with
+ * the skip.
+ */
+const char *t_cc(const char *cmd, char *out, size_t size);
 
 /* CLOCK_MONOTONIC, in seconds. */
 double t_now(void);

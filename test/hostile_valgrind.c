@@ -135,9 +135,18 @@ static int run_valgrind(const char *self, const char *scale, const char *sync)
 {
 	char env_scale[64], env_sync[64];
 	const char *env[] = { env_scale, sync ? env_sync : NULL, NULL };
-	const char *argv[] = { "valgrind", "--error-exitcode=99", "-q", self,
-			       "--child", sync ? "traps" : NULL, NULL };
-	int status;
+	const char *argv[8] = { "valgrind", "--error-exitcode=99", "-q" };
+	int status, argc = 3;
+
+	/* valgrind finds the allocator by the soname of libc ("libc.so*");
+	 * musl's libc.so has none, which valgrind calls NONE. Without it
+	 * memcheck sees musl's malloc() but its own free(). */
+	if (T_LIBC_MUSL)
+		argv[argc++] = "--soname-synonyms=somalloc=NONE";
+	argv[argc++] = self;
+	argv[argc++] = "--child";
+	if (sync)
+		argv[argc++] = "traps";
 
 	snprintf(env_scale, sizeof(env_scale), "USTATIC_TEST_SCALE=%s", scale);
 	if (sync)

@@ -8,6 +8,8 @@
  * with -ENOMEM and changes nothing, and an object whose registration runs
  * out of memory (a dlopen'd plugin) still calls correctly through its
  * trampolines' indirect form and can be closed; the registry stays usable.
+ * Where dlclose() does not unload (musl), each try loads a fresh copy of
+ * the plugin, or the next dlopen() would not register anything.
  */
 #include <dlfcn.h>
 #include <limits.h>
@@ -20,8 +22,39 @@
 
 /* ---- allocation failure injection ---------------------------------- */
 
+/*
+ * The C library's own allocator, under ours. glibc exports it as
+ * __libc_malloc...; musl exports nothing of the kind, but its dlsym()
+ * allocates nothing, so it can find the next malloc() for a malloc() that
+ * is being called. A race on the first calls stores the same pointer.
+ */
+#ifdef __GLIBC__
 extern void *__libc_malloc(size_t), *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
+#define real_malloc __libc_malloc
+#define real_calloc __libc_calloc
+#define real_realloc __libc_realloc
+#else
+#define NEXT(fn) ((__typeof__(fn) *)next_fn(&next_##fn, #fn))
+
+static void *next_malloc, *next_calloc, *next_realloc;
+
+static void *next_fn(void **cache, const char *name)
+{
+	void *fn = __atomic_load_n(cache, __ATOMIC_RELAXED);
+
+	if (!fn) {
+		fn = dlsym(RTLD_NEXT, name);
+		CHECK(fn != NULL);
+		__atomic_store_n(cache, fn, __ATOMIC_RELAXED);
+	}
+	return fn;
+}
+
+#define real_malloc NEXT(malloc)
+#define real_calloc NEXT(calloc)
+#define real_realloc NEXT(realloc)
+#endif
 
 static uintptr_t lib_start, lib_end;
 static long countdown;		/* > 0: fail when it reaches 0 */
@@ -42,17 +75,17 @@ static int inject(void *ret)
 
 void *malloc(size_t n)
 {
-	return inject(__builtin_return_address(0)) ? NULL : __libc_malloc(n);
+	return inject(__builtin_return_address(0)) ? NULL : real_malloc(n);
 }
 
 void *calloc(size_t n, size_t m)
 {
-	return inject(__builtin_return_address(0)) ? NULL : __libc_calloc(n, m);
+	return inject(__builtin_return_address(0)) ? NULL : real_calloc(n, m);
 }
 
 void *realloc(void *p, size_t n)
 {
-	return inject(__builtin_return_address(0)) ? NULL : __libc_realloc(p, n);
+	return inject(__builtin_return_address(0)) ? NULL : real_realloc(p, n);
 }
 
 static int find_library(struct dl_phdr_info *info, size_t size, void *arg)
@@ -179,21 +212,45 @@ static void update_runs_out(void)
 	printf("update: failed cleanly at each of its first %ld allocations\n", n - 2);
 }
 
+/*
+ * The plugin to load for try n: the plugin itself where dlclose() unloads
+ * it; else a copy of its own (a new file: musl knows an object by its
+ * device and inode), which needs no rpath: what it links is loaded.
+ */
+static const char *fresh_plugin(const char *plugin, const char *dir, long n,
+				char *copy, size_t size)
+{
+	char cmd[2 * PATH_MAX + 16];
+
+	if (T_DLCLOSE_UNLOADS)
+		return plugin;
+	CHECK(snprintf(copy, size, "%s/plugin-%ld.so", dir, n) < (int)size);
+	CHECK(snprintf(cmd, sizeof(cmd), "cp %s %s", plugin, copy) <
+	      (int)sizeof(cmd));
+	CHECK_EQ(system(cmd), 0);
+	return copy;
+}
+
 static void registration_runs_out(const char *plugin)
 {
+	char dir[] = "/tmp/ustatic-limits-XXXXXX", copy[PATH_MAX];
 	struct ustatic_stats a, b;
 	long n;
 	int registered = 0;
 
+	CHECK(mkdtemp(dir));
 	CHECK_EQ(static_call_update(mo_call, ta), 0);
 	for (n = 1; !registered && n < 1000; n++) {
+		const char *path = fresh_plugin(plugin, dir, n, copy, sizeof(copy));
 		int (*plug_call)(int);
 		void *h;
 
 		ustatic_get_stats(&a);
 		countdown = n;
-		h = dlopen(plugin, RTLD_NOW);
+		h = dlopen(path, RTLD_NOW);
 		countdown = 0;
+		if (path == copy)
+			unlink(copy);
 		if (!h)
 			continue;	/* the loader itself ran out */
 		ustatic_get_stats(&b);
@@ -207,6 +264,7 @@ static void registration_runs_out(const char *plugin)
 		CHECK_EQ(static_call_update(mo_call, ta), 0);
 		CHECK_EQ(dlclose(h), 0);
 	}
+	rmdir(dir);
 	CHECK(registered || !T_PATCHES_CODE);
 	printf("registration: ran out of memory %ld times before it could "
 	       "complete; every time the plugin still called correctly\n", n - 2);
