@@ -9,6 +9,14 @@
 #            so the mprotect writer is used there, and it cannot show
 #            ordering, so stress tests only check that results are valid
 #            targets there (USTATIC_TEST_QEMU, see test/test.h)
+#   musl     the native build with musl-gcc (skipped without Debian's
+#            musl-tools): musl's thread start-up masks, its loader (dlclose
+#            never unloads), its allocator. Tests that build programs at
+#            run time build C with musl-gcc and skip C++ and clang (no
+#            musl C++ library, no musl clang driver); no sanitizers for
+#            musl. USTATIC_TEST_SCALE=20, as the sanitizer suites: long
+#            stress and fuzzing are the native suite's work, here they
+#            need only meet musl
 #   asan-gcc, asan-clang   AddressSanitizer + UndefinedBehaviorSanitizer
 #   tsan     ThreadSanitizer (clang): TSan's own thread blocks every signal,
 #            so int3 is unusable there and USTATIC_TRAPFREE=1 is what the
@@ -71,6 +79,11 @@ if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/
 		"qemu-aarch64 -L /usr/aarch64-linux-gnu"
 else
 	echo "=== aarch64: skipped (needs gcc-aarch64-linux-gnu and qemu-user)"
+fi
+if command -v musl-gcc >/dev/null; then
+	suite musl build/musl "CC=musl-gcc" "USTATIC_TEST_SCALE=20"
+else
+	echo "=== musl: skipped (needs musl-tools)"
 fi
 SAN_TESTS=$(mkvar SAN_TESTS)
 TSAN_TESTS=$(mkvar TSAN_TESTS)
