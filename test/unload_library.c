@@ -10,6 +10,8 @@
  * there: skipped under qemu-user, where it would not be the target's; for
  * a musl build, a compiler for musl: t_cc()). Where dlclose() never
  * unloads (musl) the library stays loaded anyway; the rest holds alike.
+ * The host exits 4 when the plugin cannot open its transaction (it
+ * returns 0 or -1; 1 is "not yet"), rather than wait for it forever.
  */
 #include <limits.h>
 #include <string.h>
@@ -25,7 +27,7 @@ static const char host_src[] =
 	"#include <signal.h>\n"
 	"#include <stdio.h>\n"
 	"#include <string.h>\n"
-	"static volatile int traps, go, opened = -1;\n"
+	"static volatile int traps, go, opened = 1;\n"
 	"static void on_trap(int sig) { (void)sig; traps++; }\n"
 	"static void *worker(void *txn) {\n"
 	"  opened = ((int (*)(void))txn)();\n"
@@ -44,7 +46,7 @@ static const char host_src[] =
 	"  void *txn = dlsym(h, \"unload_plugin_txn\");\n"
 	"  if (!start || !txn || start()) return 3;\n"
 	"  if (pthread_create(&th, NULL, worker, txn)) return 3;\n"
-	"  while (opened < 0) sched_yield();\n"
+	"  while (opened == 1) sched_yield();\n"
 	"  if (opened || dlclose(h)) return 4;\n"
 	"  if (!mapped()) return 5;\n"
 	"  raise(SIGTRAP);\n"
