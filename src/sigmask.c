@@ -60,6 +60,33 @@ enum trap_mask { TRAP_OK, TRAP_BLOCKED_BRIEFLY, TRAP_BLOCKED };
 #define LIBC_INTERNAL_SIGNALS (SIG_BIT(32) | SIG_BIT(33))
 
 /*
+ * musl is not so kind. While a thread starts (the new thread until its
+ * first instructions restore the creator's mask, and the creator around
+ * clone()), and in raise(), it blocks every signal but its own 32-34 with
+ * the raw system call: exactly what sigfillset() and pthread_sigmask()
+ * give an application that links the static archive (the wrappers of
+ * src/interpose.c take SIGTRAP out only in programs that load
+ * libustatic.so), since musl's sigfillset() leaves 32-34 out. (Its
+ * exiting threads block all: the rule above.) Such a mask is libc's only
+ * as long as the thread runs next to nothing with it and does not sleep:
+ * musl's start-up restores the mask within microseconds of the thread's
+ * first run, and sleeps only on a futex while its creator sets explicit
+ * scheduling attributes. A thread that blocks every signal for good (a
+ * sigwait() thread, a worker) is refused after MUSL_RUN_NS on a CPU or
+ * MUSL_ASLEEP_NS asleep with it, so that a scan does not wait
+ * BRIEF_ASLEEP_NS or BRIEF_MAX_NS for it. schedstat gives the time on a
+ * CPU; without it the general bounds apply.
+ */
+#ifdef __GLIBC__
+#define MUSL_APP_MASK 0ULL
+#else
+#define MUSL_APP_MASK (~(SIG_BIT(32) | SIG_BIT(33) | SIG_BIT(34) | \
+			 SIG_BIT(SIGKILL) | SIG_BIT(SIGSTOP)))
+#endif
+#define MUSL_RUN_NS (1000 * 1000L)
+#define MUSL_ASLEEP_NS (5 * 1000 * 1000L)
+
+/*
  * Waiting for threads in libc's passing masks. Such a thread runs a short
  * stretch of libc (thread start-up or exit) and then unblocks, once it
  * has a CPU. On a busy machine it may wait for one far longer than it
@@ -98,6 +125,8 @@ enum { ST_STATE = 1, ST_SIGBLK = 2, ST_SIGCGT = 4 };
 struct brief {
 	long tid;
 	long asleep_ns;			/* seen asleep with the mask, in all */
+	long run0_ns;			/* musl's mask: time on a CPU when first
+					   seen (schedstat), or -1 */
 };
 
 /* Parses a mask line's hex value; false if it is not one. */
@@ -194,7 +223,35 @@ static void log_blocker(long tid)
 	us_log("sigmask: thread %ld (\"%s\") blocks SIGTRAP", tid, name);
 }
 
-static enum trap_mask thread_trap_mask(long tid, char *state)
+/* Whether the mask is musl's passing one, which an application's may equal. */
+static bool musl_app_mask(unsigned long long sigblk)
+{
+	return MUSL_APP_MASK &&
+	       (sigblk & ~(SIG_BIT(SIGKILL) | SIG_BIT(SIGSTOP))) == MUSL_APP_MASK;
+}
+
+/* A thread's time on a CPU in ns (the first field of its schedstat), or
+ * -1 if it cannot be read. */
+static long run_ns(long tid)
+{
+	char path[64], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/schedstat", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return strtol(buf, NULL, 10);
+}
+
+/* *musl: the mask was musl's passing one. */
+static enum trap_mask thread_trap_mask(long tid, char *state, bool *musl)
 {
 	char path[64];
 	struct status st;
@@ -216,7 +273,8 @@ static enum trap_mask thread_trap_mask(long tid, char *state)
 		return TRAP_OK;			/* exited, not reaped yet */
 	if (!(st.sigblk & SIG_BIT(SIGTRAP)))
 		return TRAP_OK;
-	if (st.sigblk & LIBC_INTERNAL_SIGNALS)
+	*musl = musl_app_mask(st.sigblk);
+	if ((st.sigblk & LIBC_INTERNAL_SIGNALS) || *musl)
 		return TRAP_BLOCKED_BRIEFLY;
 	log_blocker(tid);
 	return TRAP_BLOCKED;
@@ -240,6 +298,7 @@ static enum trap_mask scan_threads(struct brief *b, int *nb, bool *more)
 		struct dirent *de;
 		long tid;
 		char state;
+		bool musl = false;
 		enum trap_mask m;
 
 		errno = 0;
@@ -253,9 +312,10 @@ static enum trap_mask scan_threads(struct brief *b, int *nb, bool *more)
 		}
 		if ((tid = atol(de->d_name)) <= 0)
 			continue;		/* "." and ".." */
-		m = thread_trap_mask(tid, &state);
+		m = thread_trap_mask(tid, &state, &musl);
 		if (m == TRAP_BLOCKED_BRIEFLY && *nb < BRIEF_MAX)
-			b[(*nb)++] = (struct brief){ tid, 0 };
+			b[(*nb)++] = (struct brief){ tid, 0,
+						     musl ? run_ns(tid) : -1 };
 		else if (m == TRAP_BLOCKED_BRIEFLY)
 			*more = true;
 		if (m > worst)
@@ -273,6 +333,19 @@ static long now_ns(void)
 	return t.tv_sec * 1000000000L + t.tv_nsec;
 }
 
+/* Whether a thread with musl's passing mask has held it longer than musl
+ * would (MUSL_RUN_NS, MUSL_ASLEEP_NS). */
+static bool musl_held(const struct brief *b)
+{
+	long run;
+
+	if (b->run0_ns < 0)
+		return false;		/* not musl's mask, or no schedstat */
+	run = run_ns(b->tid);
+	return b->asleep_ns >= MUSL_ASLEEP_NS ||
+	       (run >= 0 && run - b->run0_ns >= MUSL_RUN_NS);
+}
+
 /* Follows b[0..n) until libc lets go of them; see BRIEF_ASLEEP_NS. */
 static enum trap_mask wait_brief(struct brief *b, int n, long start)
 {
@@ -287,7 +360,8 @@ static enum trap_mask wait_brief(struct brief *b, int n, long start)
 		t = now_ns();
 		for (int i = 0; i < n; i++) {
 			char state = 0;
-			enum trap_mask m = thread_trap_mask(b[i].tid, &state);
+			bool musl = false;
+			enum trap_mask m = thread_trap_mask(b[i].tid, &state, &musl);
 
 			if (m == TRAP_BLOCKED)
 				return TRAP_BLOCKED;
@@ -295,6 +369,10 @@ static enum trap_mask wait_brief(struct brief *b, int n, long start)
 				continue;
 			if (state != 'R')
 				b[i].asleep_ns += t - last;
+			if (musl_held(&b[i])) {
+				log_blocker(b[i].tid);
+				return TRAP_BLOCKED;
+			}
 			if (b[i].asleep_ns >= BRIEF_ASLEEP_NS) {
 				us_log("sigmask: thread %ld sleeps with every "
 				       "signal blocked", b[i].tid);
