@@ -2,8 +2,18 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#if defined(__GLIBC__) && defined(__has_include)
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#define US_HAVE_SINGLE_THREADED 1
+#endif
+#endif
 
 #include "debug.h"
 #include "engine.h"
@@ -44,6 +54,16 @@ static int check_shape(struct us_patch *v, size_t n)
 	return 0;
 }
 
+/* Byte compares of at most US_INSN_MAX bytes: cheaper inline than a
+ * call to memcmp for each of 10,000 entries. */
+static bool same(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
 /*
  * Compares every site with its expected bytes; drops entries that already
  * hold their new bytes. Returns the number left, or -errno.
@@ -53,9 +73,9 @@ static long check_sites(struct us_patch *v, size_t n)
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!memcmp(v[i].addr, v[i].new, v[i].len))
+		if (same(v[i].addr, v[i].new, v[i].len))
 			continue;
-		if (memcmp(v[i].addr, v[i].old, v[i].len)) {
+		if (!same(v[i].addr, v[i].old, v[i].len)) {
 			us_log("engine: unexpected bytes at %p", (void *)v[i].addr);
 			if (US_ARCH_USES_GUARDS && v[i].addr[0] == US_TRAP_BYTE &&
 			    v[i].old[0] != US_TRAP_BYTE)
@@ -100,11 +120,6 @@ static int write_code(void *dst, const void *src, size_t len)
 	return err;
 }
 
-static uint8_t guard_of(const struct us_patch *p, bool trap_free)
-{
-	return trap_free ? p->trapfree_guard : US_TRAP_BYTE;
-}
-
 static const uint8_t *goal(const struct us_patch *p, bool to_new)
 {
 	return to_new ? p->new : p->old;
@@ -112,65 +127,189 @@ static const uint8_t *goal(const struct us_patch *p, bool to_new)
 
 static bool settled(const struct us_patch *p, bool to_new)
 {
-	return !memcmp(p->addr, goal(p, to_new), p->len);
+	return same(p->addr, goal(p, to_new), p->len);
+}
+
+/*
+ * What a phase writes of each entry, towards its new or (undoing) its old
+ * instruction: its guard byte, its tail, its first byte, or (no other
+ * thread) the whole instruction.
+ */
+enum phase { PH_GUARD, PH_TAIL, PH_FIRST, PH_WHOLE };
+
+struct piece {
+	uint8_t *at;
+	const uint8_t *src;
+	size_t len;
+};
+
+static const uint8_t int3_byte = US_TRAP_BYTE;
+
+/* Whether entry p needs a write in phase ph, and which (reads the code:
+ * each phase writes only what differs, so a failed pass is resumed). */
+static bool piece_of(const struct us_patch *p, enum phase ph, bool trap_free,
+		     bool to_new, struct piece *pc)
+{
+	const uint8_t *g = goal(p, to_new);
+	const uint8_t *guard = trap_free ? &p->trapfree_guard : &int3_byte;
+
+	switch (ph) {
+	case PH_GUARD:
+		if (settled(p, to_new) || p->addr[0] == *guard)
+			return false;
+		*pc = (struct piece){ p->addr, guard, 1 };
+		return true;
+	case PH_TAIL:
+		if (p->len < 2 || same(p->addr + 1, g + 1, p->len - 1u))
+			return false;
+		*pc = (struct piece){ p->addr + 1, g + 1, p->len - 1u };
+		return true;
+	case PH_FIRST:
+		if (p->addr[0] == g[0])
+			return false;
+		*pc = (struct piece){ p->addr, g, 1 };
+		return true;
+	default:
+		if (settled(p, to_new))
+			return false;
+		*pc = (struct piece){ p->addr, g, p->len };
+		return true;
+	}
+}
+
+/*
+ * A phase puts every entry's piece in with as few writes as it can: the
+ * pieces of entries close together go in one write, which carries the
+ * code bytes between them as they are, read right before it (nothing but
+ * us changes code while we hold the engine lock). A write joins pieces
+ * only while no page between them lacks one (each page written becomes a
+ * private copy: none is written that the batch would not touch anyway),
+ * and spans WRITE_MAX bytes at most. Only single bytes (guards, first
+ * bytes) change in code that other threads may run, whatever the width
+ * of the stores the kernel's copy uses: every other byte it stores is
+ * the one already there. (AArch64 swaps are single aligned word stores
+ * and never share a write: see swap_all().)
+ */
+#define WRITE_MAX (64 * 1024)
+static uint8_t write_buf[WRITE_MAX];	/* engine lock */
+
+static bool joins(const uint8_t *start, const uint8_t *end,
+		  const struct piece *pc, uintptr_t pg)
+{
+	return (uintptr_t)pc->at / pg <= ((uintptr_t)end - 1) / pg + 1 &&
+	       (size_t)(pc->at + pc->len - start) <= WRITE_MAX;
+}
+
+/* One write of the pieces of entries [first, last), which lie in
+ * [start, end). */
+static int put_pieces(struct us_patch *v, size_t first, size_t last,
+		      enum phase ph, bool trap_free, bool to_new,
+		      uint8_t *start, uint8_t *end)
+{
+	struct piece pc;
+
+	memcpy(write_buf, start, (size_t)(end - start));
+	for (size_t i = first; i < last; i++)
+		if (piece_of(&v[i], ph, trap_free, to_new, &pc))
+			memcpy(write_buf + (pc.at - start), pc.src, pc.len);
+	return write_code(start, write_buf, (size_t)(end - start));
+}
+
+/* One phase over every entry: 1 if something was written, 0 if nothing
+ * was needed, or the -errno of a write. */
+static int put_phase(struct us_patch *v, size_t n, enum phase ph,
+		     bool trap_free, bool to_new)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uint8_t *start = NULL, *end = NULL;
+	size_t first = 0;
+	struct piece pc;
+	int wrote = 0, err;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!piece_of(&v[i], ph, trap_free, to_new, &pc))
+			continue;
+		if (start && !joins(start, end, &pc, pg)) {
+			err = put_pieces(v, first, i, ph, trap_free, to_new,
+					 start, end);
+			if (err)
+				return err;
+			wrote = 1;
+			start = NULL;
+		}
+		if (!start) {
+			start = pc.at;
+			first = i;
+		}
+		end = pc.at + pc.len;
+	}
+	if (!start)
+		return wrote;
+	err = put_pieces(v, first, n, ph, trap_free, to_new, start, end);
+	return err ? err : 1;
 }
 
 /* Phase 1: a guard on the first byte of every entry not where it goes.
  * 1 if one was written, 0 if none, or -errno (so are the next two). */
 static int put_guards(struct us_patch *v, size_t n, bool trap_free, bool to_new)
 {
-	int wrote = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		uint8_t g = guard_of(&v[i], trap_free);
-		int err;
-
-		if (settled(&v[i], to_new) || v[i].addr[0] == g)
-			continue;
-		err = write_code(v[i].addr, &g, 1);
-		if (err)
-			return err;
-		wrote = 1;
-	}
-	return wrote;
+	return put_phase(v, n, PH_GUARD, trap_free, to_new);
 }
 
 /* Phase 2: the tails. */
 static int put_tails(struct us_patch *v, size_t n, bool to_new)
 {
-	int wrote = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		const uint8_t *tail = goal(&v[i], to_new) + 1;
-		int err;
-
-		if (v[i].len < 2 || !memcmp(v[i].addr + 1, tail, v[i].len - 1))
-			continue;
-		err = write_code(v[i].addr + 1, tail, v[i].len - 1);
-		if (err)
-			return err;
-		wrote = 1;
-	}
-	return wrote;
+	return put_phase(v, n, PH_TAIL, false, to_new);
 }
 
 /* Phase 3: the first bytes, which complete each instruction. */
 static int put_first_bytes(struct us_patch *v, size_t n, bool to_new)
 {
-	int wrote = 0;
+	return put_phase(v, n, PH_FIRST, false, to_new);
+}
 
-	for (size_t i = 0; i < n; i++) {
-		const uint8_t *b = goal(&v[i], to_new);
-		int err;
+/*
+ * Whether the process has no thread but the caller. glibc keeps
+ * __libc_single_threaded true until the first pthread_create() (and false
+ * in a dlmopen namespace): it is what its own malloc and stdio trust to
+ * skip their locks. A thread made by a raw clone(CLONE_VM) system call is
+ * not counted: such a program breaks those too, and ours then (the batch
+ * skips the guards). Without glibc: never assumed.
+ */
+static bool alone(void)
+{
+#ifdef US_HAVE_SINGLE_THREADED
+	return __libc_single_threaded;
+#else
+	return false;
+#endif
+}
 
-		if (v[i].addr[0] == b[0])
-			continue;
-		err = write_code(v[i].addr, b, 1);
-		if (err)
-			return err;
-		wrote = 1;
-	}
-	return wrote;
+/*
+ * Code written through /proc/self/mem is written through another linear
+ * address than the one it runs at, and then the SDM (Vol. 3A 11.6) wants a
+ * serializing instruction on the CPU that runs it, this one included.
+ * membarrier(SYNC_CORE) serializes the calling CPU too since Linux 5.11
+ * ("membarrier: Execute SYNC_CORE on the calling thread", also in some
+ * stable kernels before), and its registration makes the kernel serialize
+ * a CPU this thread later moves to; the signal broadcast and the lone-
+ * thread sync serialize the caller themselves. Only older kernels need
+ * this CPUID (slow in a VM: a few microseconds). Engine lock held.
+ */
+static void serialize_self(void)
+{
+	static int caller_synced = -1;
+	struct utsname u;
+	int major, minor;
+
+	if (!US_ARCH_USES_GUARDS || us_sync_method() != USTATIC_SYNC_MEMBARRIER)
+		return;
+	if (caller_synced < 0)
+		caller_synced = !uname(&u) &&
+				sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
+				(major > 5 || (major == 5 && minor >= 11));
+	if (!caller_synced)
+		us_arch_serialize();
 }
 
 /*
@@ -276,7 +415,41 @@ static int run_phases(struct us_patch *v, size_t n, bool trap_free)
 		return err;
 	}
 	sync_forward("first bytes");
+	serialize_self();
 	return 0;
+}
+
+/*
+ * No other thread exists, so no other CPU runs this code and nothing can
+ * see an instruction half written: every entry goes in whole (one write
+ * per run of nearby entries), then one serialization. A failed write is
+ * undone the same way, every entry not back to its old bytes tried again
+ * by each pass. Asynchronous signals are held on this thread for the
+ * batch (hold_signals()), so no handler runs the code in between either.
+ */
+static int run_alone(struct us_patch *v, size_t n)
+{
+	int err = put_phase(v, n, PH_WHOLE, false, true), undo = -EIO;
+
+	if (err >= 0) {
+		if (err > 0) {
+			sync_forward("the batch");
+			serialize_self();
+		}
+		return 0;
+	}
+	for (int i = 0; i < UNDO_TRIES && undo < 0; i++)
+		undo = put_phase(v, n, PH_WHOLE, false, false);
+	if (undo < 0) {
+		/* Every way of writing refused after one worked in this batch:
+		 * nothing known does that (a write is refused before it
+		 * writes). Some entries may hold other bytes now. */
+		us_log("engine: a failed batch could not be undone: code at "
+		       "%p.. may hold changed instructions", (void *)v[0].addr);
+		sync_forward("a failed batch");
+		serialize_self();
+	}
+	return err;
 }
 
 /*
@@ -338,17 +511,40 @@ static int choose_mode(const struct us_patch *v, size_t n, int traps,
 	return 0;
 }
 
-static int open_writer(const struct us_patch *v, size_t n)
+/* The runs of nearby entries a phase may write in one go (see joins()):
+ * their pages are the ones the writer opens. Returns how many. */
+static size_t spans(const struct us_patch *v, size_t n, struct us_range *r)
 {
-	struct us_range *ranges = malloc(n * sizeof(*ranges));
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uint8_t *start = NULL, *end = NULL;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct piece pc = { v[i].addr, v[i].new, v[i].len };
+
+		if (!k || !joins(start, end, &pc, pg)) {
+			start = pc.at;
+			if (r)
+				r[k].start = (uintptr_t)start;
+			k++;
+		}
+		end = pc.at + pc.len;
+		if (r)
+			r[k - 1].end = (uintptr_t)end;
+	}
+	return k;
+}
+
+static int open_writer(const struct us_patch *v, size_t n, bool solo)
+{
+	size_t k = spans(v, n, NULL);
+	struct us_range *ranges = malloc(k * sizeof(*ranges));
 	int err;
 
 	if (!ranges)
 		return us_fail(-ENOMEM, "engine: batch");
-	for (size_t i = 0; i < n; i++)
-		ranges[i] = (struct us_range){ (uintptr_t)v[i].addr,
-					       (uintptr_t)v[i].addr + v[i].len };
-	err = us_writer_begin(ranges, n);
+	spans(v, n, ranges);
+	err = us_writer_begin(ranges, k, solo);
 	free(ranges);
 	return err;
 }
@@ -367,24 +563,28 @@ static int run_guarded(struct us_patch *v, size_t n)
 	return err;
 }
 
-/* Engine lock held. */
+/* Engine lock held, asynchronous signals held on this thread. */
 static int apply_locked(struct us_patch *v, size_t n, int traps)
 {
-	bool trap_free;
+	bool trap_free = false, solo = alone();
 	long left = check_sites(v, n);
-	int err;
+	int err = 0;
 
 	us_assert_held(&us_engine_lock);
 	if (left <= 0)
 		return (int)left;
 	n = (size_t)left;
-	err = choose_mode(v, n, traps, &trap_free);
+	/* Alone, no guard is placed: whether traps are usable is moot. */
+	if (!solo)
+		err = choose_mode(v, n, traps, &trap_free);
 	if (!err)
-		err = open_writer(v, n);
+		err = open_writer(v, n, solo);
 	if (err)
 		return err;
 	if (!US_ARCH_USES_GUARDS)
 		err = run_swaps(v, n);
+	else if (solo)
+		err = run_alone(v, n);
 	else if (trap_free)
 		err = run_phases(v, n, true);
 	else
@@ -393,7 +593,7 @@ static int apply_locked(struct us_patch *v, size_t n, int traps)
 	if (!err) {
 		US_COUNT(batches, 1);
 		US_COUNT(patches, n);
-		if (trap_free || !US_ARCH_USES_GUARDS)
+		if (trap_free || solo || !US_ARCH_USES_GUARDS)
 			US_COUNT(trap_free_batches, 1);
 	}
 	return err;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "registry.h"
+#include "writer.h"
 
 /* Section entry formats, as the public header's asm emits them. */
 struct tramp_entry {
@@ -148,6 +149,7 @@ void us_registry_publish(struct us_object *o)
 	us_assert_held(&us_registry_lock);
 	o->next = us_objects;
 	us_objects = o;
+	us_writer_text_changed();
 	US_COUNT(objects, 1);
 	US_COUNT(trampolines, o->ntramps);
 	US_COUNT(jump_entries, o->njumps);
@@ -161,6 +163,7 @@ void us_registry_remove(const struct ustatic_object_tables *t)
 	o = find_object(t->id, &link);
 	if (o) {
 		*link = o->next;
+		us_writer_text_changed();
 		US_COUNT(objects, -1UL);
 		us_registry_discard(o);
 	}
@@ -185,9 +188,7 @@ static int in_exec_segment(struct dl_phdr_info *info, size_t size US_UNUSED,
 	return 0;
 }
 
-/* The maps line holding `at` says x. Without /proc (a sandbox), the
- * loaded objects' program headers say it for their code; code made at
- * run time cannot be proven then, and is refused. */
+/* The maps line holding `at` says x; false when it cannot be read. */
 static bool in_exec_mapping(uintptr_t at)
 {
 	FILE *f = fopen("/proc/self/maps", "re");
@@ -195,7 +196,7 @@ static bool in_exec_mapping(uintptr_t at)
 	bool x = false;
 
 	if (!f)
-		return dl_iterate_phdr(in_exec_segment, &at) != 0;
+		return false;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long s, e;
 		char perm[5];
@@ -214,10 +215,13 @@ static bool in_exec_mapping(uintptr_t at)
 }
 
 /*
- * Whether `at` is in executable memory: the text of a registered object
- * (no system call, no loader lock), or else an executable mapping per
- * /proc/self/maps (other libraries, code made at run time). What cannot
- * be read counts as not code.
+ * Whether `at` is in executable memory. In turn, each costing more: the
+ * text of a registered object (no system call, no loader lock); an
+ * executable segment of any loaded object (the program headers, under
+ * the loader's lock: as many objects as are loaded, not as many mappings
+ * as the process has); else an executable mapping per /proc/self/maps
+ * (code made at run time: read for that update only). What cannot be
+ * read counts as not code.
  */
 bool us_is_code(const void *at)
 {
@@ -227,5 +231,5 @@ bool us_is_code(const void *at)
 	us_for_each_object(o)
 		if (a >= o->text_start && a < o->text_end)
 			return true;
-	return in_exec_mapping(a);
+	return dl_iterate_phdr(in_exec_segment, &a) != 0 || in_exec_mapping(a);
 }

@@ -17,32 +17,52 @@
 
 /*
  * Locking: every mutable variable of this file is guarded by the engine
- * lock (us_engine_lock, src/lock.h; engine_mutex before it), which the
- * engine holds around every us_writer_begin()/write()/end() of a batch.
- * us_writer_init() runs once, from the library's pthread_once;
- * us_writer_after_fork() in the child of fork(), whose one thread holds
- * the engine lock (the atfork prepare handler took it); us_writer_force()
- * from tests while no batch runs. `method` alone is also read without the
- * lock (us_writer_method(): planning under the registry lock, stats), so
- * it is a relaxed atomic, paired with nothing: a reader that sees the old
- * method plans a batch that the engine, under the lock, writes with the
- * new one or refuses.
+ * lock (us_engine_lock, src/lock.h), which the engine holds around every
+ * us_writer_begin()/write()/end() of a batch. us_writer_init() runs once,
+ * from the library's pthread_once; us_writer_after_fork() in the child of
+ * fork(), whose one thread holds the engine lock (the atfork prepare
+ * handler took it); us_writer_force() from tests while no batch runs.
+ * Two variables are also touched without the lock, as relaxed atomics
+ * paired with nothing:
+ *   method    read by us_writer_method() (planning under the registry
+ *             lock, stats): a reader that sees the old method plans a
+ *             batch that the engine, under the lock, writes with the new
+ *             one or refuses;
+ *   text_gen  bumped by us_writer_text_changed() under the registry lock:
+ *             a batch that touches a new object's code is planned under
+ *             that lock after the object was published, and takes the
+ *             engine lock after it, so it sees the bump; a batch that
+ *             sees a stale value only looks pages up in the cache one
+ *             batch longer, and reads the maps again on a miss anyway.
  */
-static int method = USTATIC_WRITE_MPROTECT;
+static int method = USTATIC_WRITE_PROCMEM;
 static int method_locked;	/* chosen by USTATIC_WRITE or a test: no fallback */
 
+/* Ways refused for good (by the kernel, a sandbox, or because there is no
+ * /proc): auto moves on to the next way, saying so once. */
+static bool procmem_refused, mprotect_refused;
+
+/* The open window: its way (a batch may use mprotect while the method is
+ * still procmem, when the descriptor could not be opened this time), and
+ * whether the batch runs with no other thread. */
+static int win = USTATIC_WRITE_NONE;
+static bool win_alone;
+
 /*
- * The /proc/self/mem descriptor. Descriptors are the program's: it may
- * close ours and reuse the number (daemons close everything at start-up
- * and open their log files), and a child forked without our atfork
- * handler (_Fork(), a raw clone()) inherits it still writing the parent's
- * memory. So nothing is written through it unless it was proven just
- * before to be the file we opened (fstat(): same device and inode, which
- * stat("/proc/self/mem") gave right after the open) in the process that
- * opened it (getpid()): both at the start of every batch, the file again
- * before every write. A number that fails the proof is forgotten, never
- * closed: it is the program's now. A descriptor that is gone is opened
- * again.
+ * The /proc/self/mem descriptor, opened by the first batch that writes
+ * code (a process that never changes code never holds one).
+ * Descriptors are the program's: it may close ours and reuse the number
+ * (daemons close everything at start-up and open their log files), and a
+ * child forked without our atfork handler (_Fork(), a raw clone())
+ * inherits it still writing the parent's memory. So nothing is written
+ * through it unless it was proven just before to be the file we opened
+ * (fstat(): same device and inode, which stat("/proc/self/mem") gave
+ * right after the open) in the process that opened it (getpid()): at the
+ * start of every batch, and the file again before every write unless no
+ * other thread exists (the batch then holds back asynchronous signals, so
+ * nothing runs between the proof and the write). A number that fails the
+ * proof is forgotten, never closed: it is the program's now. A descriptor
+ * that is gone is opened again.
  *
  * What remains possible: another thread closes our number and opens a
  * file on it between that fstat() and the pwrite() (a window of a few
@@ -56,13 +76,15 @@ static int method_locked;	/* chosen by USTATIC_WRITE or a test: no fallback */
  * available; a program that closes descriptors it does not own while its
  * threads run breaks libc's own (syslog, nscd) the same way.
  *
- * Held from start-up: a program may enter a sandbox later that forbids
- * opening it (no /proc, a seccomp or Landlock policy).
+ * Opened late, it cannot be opened at all once the program has entered a
+ * sandbox that forbids it (no /proc, a seccomp or Landlock policy) before
+ * its first change of code; the mprotect window is the fallback then.
  */
 static int mem_fd = -1;
 static pid_t mem_pid;		/* the process that opened it */
 static dev_t mem_dev;		/* what fstat() said then */
 static ino_t mem_ino;
+static bool mem_probed;		/* the kernel took a write through it */
 
 /*
  * Times an open or a write is tried when another thread takes the
@@ -72,14 +94,6 @@ static ino_t mem_ino;
  */
 #define MEM_TRIES 4
 
-/* Page runs made writable by the open window, with their original prot. */
-struct page_run {
-	uintptr_t start, end;
-	int prot;
-};
-static struct page_run *runs;
-static size_t nruns;
-
 static int get_method(void)
 {
 	return __atomic_load_n(&method, __ATOMIC_RELAXED);
@@ -88,6 +102,42 @@ static int get_method(void)
 static void set_method(int m)
 {
 	__atomic_store_n(&method, m, __ATOMIC_RELAXED);
+}
+
+/*
+ * A way was refused for good: auto moves on to the next one that was not
+ * (procmem, then mprotect, then none), and says so, once per change.
+ */
+static void refuse(int way, int err, const char *what)
+{
+	int next;
+
+	if (way == USTATIC_WRITE_PROCMEM)
+		procmem_refused = true;
+	else
+		mprotect_refused = true;
+	if (method_locked)
+		return;
+	next = !procmem_refused ? USTATIC_WRITE_PROCMEM :
+	       !mprotect_refused ? USTATIC_WRITE_MPROTECT : USTATIC_WRITE_NONE;
+	if (next == get_method())
+		return;
+	set_method(next);
+	if (next == USTATIC_WRITE_MPROTECT)
+		us_log("writer: %s: %s; falling back to mprotect(RWX) windows: "
+		       "the pages being patched are writable and executable "
+		       "while a batch runs", what, strerror(-err));
+	else
+		us_log("writer: %s: %s; no way to write code, live patching "
+		       "off", what, strerror(-err));
+}
+
+/* An error that a sandbox, the kernel's policy or a missing /proc gives
+ * every time, as opposed to one that may pass (EMFILE, ENOMEM, EINTR). */
+static bool is_refusal(int err)
+{
+	return err == -ENOENT || err == -EACCES || err == -EPERM ||
+	       err == -EROFS || err == -ENXIO || err == -ENOTDIR;
 }
 
 /* Whether fd names the file that /proc/self/mem names now; *st gets
@@ -138,19 +188,21 @@ static bool mem_fd_same_file(void)
 /* Forgets mem_fd without closing it (it is not ours) and opens anew. */
 static int reopen_mem(void)
 {
-	if (mem_fd >= 0)
-		us_log("writer: descriptor %d is no longer our /proc/self/mem "
-		       "(closed or reused by the program); opening a new one",
-		       mem_fd);
+	us_log("writer: descriptor %d is no longer our /proc/self/mem "
+	       "(closed or reused by the program); opening a new one", mem_fd);
 	mem_fd = -1;
 	return open_mem();
 }
 
-/* Makes mem_fd a descriptor of this process's own memory, or fails. */
+/* Makes mem_fd a descriptor of this process's own memory, opening one
+ * if there is none yet, or fails. */
 static int own_mem_fd(void)
 {
-	bool same = mem_fd_same_file();
+	bool same;
 
+	if (mem_fd < 0)
+		return open_mem();
+	same = mem_fd_same_file();
 	if (same && mem_pid == getpid())
 		return 0;
 	if (!same)
@@ -166,10 +218,11 @@ static int own_mem_fd(void)
 void us_writer_init(void)
 {
 	const char *e = getenv("USTATIC_WRITE");
-	int m = USTATIC_WRITE_MPROTECT;
+	struct stat st;
+	int m = USTATIC_WRITE_PROCMEM;
 
 	if (!e || !*e || !strcmp(e, "auto"))
-		m = USTATIC_WRITE_MPROTECT;
+		m = USTATIC_WRITE_PROCMEM;
 	else if (!strcmp(e, "mprotect"))
 		m = USTATIC_WRITE_MPROTECT, method_locked = 1;
 	else if (!strcmp(e, "procmem"))
@@ -178,21 +231,25 @@ void us_writer_init(void)
 		m = USTATIC_WRITE_NONE, method_locked = 1;
 	else
 		us_log("writer: unknown USTATIC_WRITE=%s, using auto", e);
-	/* Needed by procmem, and by mprotect when it may fall back. */
-	if (m == USTATIC_WRITE_PROCMEM ||
-	    (m == USTATIC_WRITE_MPROTECT && !method_locked))
-		open_mem();
-	if (m == USTATIC_WRITE_PROCMEM && mem_fd < 0)
-		m = USTATIC_WRITE_NONE;
 	set_method(m);
+	if (m == USTATIC_WRITE_MPROTECT)
+		us_log("writer: USTATIC_WRITE=mprotect: the pages being patched "
+		       "are writable and executable while a batch runs");
+	/* No descriptor yet: only whether there is a file to open. */
+	if (m == USTATIC_WRITE_PROCMEM && stat("/proc/self/mem", &st)) {
+		refuse(USTATIC_WRITE_PROCMEM, -errno, "no /proc/self/mem");
+		if (method_locked)
+			set_method(USTATIC_WRITE_NONE);
+	}
 }
 
 void us_writer_after_fork(void)
 {
-	/* Our copy writes the parent: the child gets its own right away,
-	 * before it may enter a sandbox that forbids opening one. */
-	if (mem_fd >= 0)
-		own_mem_fd();
+	/* Ours, but a copy that writes the parent: the child opens its own
+	 * when it first changes code. */
+	if (mem_fd >= 0 && mem_fd_same_file())
+		close(mem_fd);
+	mem_fd = -1;
 }
 
 int us_writer_method(void)
@@ -209,202 +266,352 @@ int us_writer_force(int m)
 	return 0;
 }
 
-/* Protection of every mapping, from /proc/self/maps (sorted by address). */
+/* Whether the code at dst holds src: a write through a descriptor that
+ * was taken from us went elsewhere. (Reading text through memcmp is fine
+ * under the sanitizers; only stores into it are kept from them.) */
+static bool holds(const uint8_t *dst, const uint8_t *src, size_t len)
+{
+	return !memcmp(dst, src, len);
+}
+
+/*
+ * A pwrite() through a descriptor proven ours just before (when `prove`;
+ * else by the caller, with nothing running since), and checked after: 0,
+ * -EAGAIN when the descriptor was taken from us (the write went elsewhere
+ * or nowhere; mem_fd is then forgotten) or could not be opened again, or
+ * the error of a write our own descriptor refused (-EIO when it reported
+ * success but the code does not hold the bytes: qemu-user).
+ */
+static int pwrite_mem(const void *src, size_t len, void *dst, bool prove)
+{
+	ssize_t n;
+	int err;
+
+	if (mem_fd < 0 ? open_mem() : prove && !mem_fd_same_file() && reopen_mem())
+		return -EAGAIN;
+	n = pwrite(mem_fd, src, len, (off_t)(uintptr_t)dst);
+	err = n < 0 ? -errno : -EIO;
+	if (n == (ssize_t)len && holds(dst, src, len))
+		return 0;
+	if (!mem_fd_same_file()) {
+		us_log("writer: descriptor %d was taken from us while we wrote "
+		       "through it; writing again through a new one", mem_fd);
+		mem_fd = -1;	/* the program's now: forgotten, not closed */
+		return -EAGAIN;
+	}
+	if (n >= 0 && n < (ssize_t)len)
+		return -EFAULT;		/* a short write: a page it cannot reach */
+	return err;
+}
+
+/* pwrite_mem() again, through a new descriptor each time, while the
+ * program keeps taking ours. A refusal of our own descriptor (the
+ * kernel's proc_mem.force_override, a seccomp filter, qemu-user) is for
+ * good. */
+static int write_mem(void *dst, const void *src, size_t len, bool prove)
+{
+	int err = -EAGAIN;
+
+	for (int i = 0; i < MEM_TRIES && err == -EAGAIN; i++)
+		err = pwrite_mem(src, len, dst, prove || i);
+	if (err == -EAGAIN)
+		err = -EBADF;
+	if (err == -EIO || err == -EPERM || err == -EACCES)
+		refuse(USTATIC_WRITE_PROCMEM, err, "pwrite(/proc/self/mem) refused");
+	return err ? us_fail(err, "writer: pwrite(/proc/self/mem)") : 0;
+}
+
+/* The descriptor for a batch, and once per process a same-byte write
+ * that tells whether the kernel lets us write through it at all. */
+static int begin_procmem(const struct us_range *r, size_t n)
+{
+	int err = own_mem_fd();
+
+	if (err) {
+		if (is_refusal(err))
+			refuse(USTATIC_WRITE_PROCMEM, err, "cannot open /proc/self/mem");
+		return err;
+	}
+	if (mem_probed || !n)
+		return 0;
+	err = write_mem((void *)r[0].start, (void *)r[0].start, 1, !win_alone);
+	mem_probed = !err;
+	return err;
+}
+
+/* ---- the mprotect fallback: page protections, cached ---- */
+
+/*
+ * The executable mappings and their protections, from /proc/self/maps
+ * (or, without /proc, from the loaded objects' program headers), read
+ * when first needed and again only after us_writer_text_changed() or when
+ * a page is not found. Our own mprotect() puts back the protection read
+ * from here, so a restore that succeeds leaves it true; one that fails
+ * makes it be read again. A program that changes the protection of its
+ * own code itself is not seen until then.
+ */
 struct mapping {
 	uintptr_t start, end;
 	int prot;
 };
+static struct mapping *xmaps;
+static size_t nxmaps;
+static unsigned long xmaps_gen;		/* text_gen when read; 0: never */
+static unsigned long text_gen = 1;
 
-/* Mappings up to `limit` (the lines are sorted by address). */
-static int read_maps(uintptr_t limit, struct mapping **out, size_t *count)
+void us_writer_text_changed(void)
 {
-	size_t cap = 64, n = 0, len = 0, bufcap = 1 << 16;
-	char *buf = malloc(bufcap), *line, *save;
-	struct mapping *m = malloc(cap * sizeof(*m));
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	__atomic_add_fetch(&text_gen, 1, __ATOMIC_RELAXED);
+}
+
+static int cmp_mapping(const void *a, const void *b)
+{
+	const struct mapping *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int add_mapping(struct mapping **m, size_t *n, size_t *cap,
+		       struct mapping one)
+{
+	if (*n == *cap) {
+		struct mapping *nm = realloc(*m, (*cap = *cap ? 2 * *cap : 16) *
+					     sizeof(**m));
+		if (!nm)
+			return -ENOMEM;
+		*m = nm;
+	}
+	(*m)[(*n)++] = one;
+	return 0;
+}
+
+/* Reads a whole file into a NUL-terminated buffer. */
+static int slurp(const char *path, char **out)
+{
+	size_t len = 0, cap = 1 << 16;
+	char *buf = malloc(cap);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
 	ssize_t got;
 
-	if (fd < 0) {
-		int err = -errno;
-
-		free(buf);
-		free(m);
-		return err;
+	if (fd < 0 || !buf) {
+		err = fd < 0 ? -errno : -ENOMEM;
+		goto out;
 	}
-	if (!buf || !m)
-		goto fail;
-	while ((got = read(fd, buf + len, bufcap - len - 1)) > 0) {
-		len += got;
-		if (bufcap - len < 4096) {
-			char *nb = realloc(buf, bufcap *= 2);
-			if (!nb)
-				goto fail;
+	while ((got = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)got;
+		if (cap - len < 4096) {
+			char *nb = realloc(buf, cap *= 2);
+
+			if (!nb) {
+				err = -ENOMEM;
+				goto out;
+			}
 			buf = nb;
 		}
 	}
+	if (got < 0)
+		err = -errno;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (err) {
+		free(buf);
+		return err;
+	}
 	buf[len] = 0;
-	for (line = strtok_r(buf, "\n", &save); line;
+	*out = buf;
+	return 0;
+}
+
+/* The executable lines of /proc/self/maps (sorted by address there). */
+static int read_exec_maps(struct mapping **out, size_t *count)
+{
+	struct mapping *m = NULL;
+	size_t n = 0, cap = 0;
+	char *buf, *line, *save;
+	int err = slurp("/proc/self/maps", &buf);
+
+	if (err)
+		return err;
+	for (line = strtok_r(buf, "\n", &save); line && !err;
 	     line = strtok_r(NULL, "\n", &save)) {
 		unsigned long s, e;
 		char p[5];
 
-		if (sscanf(line, "%lx-%lx %4s", &s, &e, p) != 3)
+		if (sscanf(line, "%lx-%lx %4s", &s, &e, p) != 3 || p[2] != 'x')
 			continue;
-		if (s >= limit)
-			break;
-		if (n == cap) {
-			struct mapping *nm = realloc(m, (cap *= 2) * sizeof(*m));
-			if (!nm)
-				goto fail;
-			m = nm;
-		}
-		m[n].start = s;
-		m[n].end = e;
-		m[n].prot = (p[0] == 'r' ? PROT_READ : 0) |
-			    (p[1] == 'w' ? PROT_WRITE : 0) |
-			    (p[2] == 'x' ? PROT_EXEC : 0);
-		n++;
+		err = add_mapping(&m, &n, &cap, (struct mapping){ s, e,
+			(p[0] == 'r' ? PROT_READ : 0) |
+			(p[1] == 'w' ? PROT_WRITE : 0) | PROT_EXEC });
 	}
-	close(fd);
 	free(buf);
+	if (err) {
+		free(m);
+		return err;
+	}
 	*out = m;
 	*count = n;
 	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	free(m);
-	return -ENOMEM;
 }
 
-static int prot_of(const struct mapping *m, size_t n, uintptr_t page)
+struct segments {
+	struct mapping *m;
+	size_t n, cap;
+	int err;
+};
+
+/* Every executable PT_LOAD segment of a loaded object, as whole pages. */
+static int add_segments(struct dl_phdr_info *info, size_t size US_UNUSED,
+			void *arg)
 {
-	size_t lo = 0, hi = n;
+	struct segments *s = arg;
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+
+	for (int i = 0; !s->err && i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		s->err = add_mapping(&s->m, &s->n, &s->cap, (struct mapping){
+			start & ~(pg - 1), (start + ph->p_memsz + pg - 1) & ~(pg - 1),
+			(ph->p_flags & PF_R ? PROT_READ : 0) |
+			(ph->p_flags & PF_W ? PROT_WRITE : 0) | PROT_EXEC });
+	}
+	return s->err;
+}
+
+/* Without /proc (a container or sandbox that has none): the pages we
+ * write are all in loaded objects' executable segments. */
+static int read_exec_segments(struct mapping **out, size_t *count)
+{
+	struct segments s = { 0 };
+
+	dl_iterate_phdr(add_segments, &s);
+	if (s.err) {
+		free(s.m);
+		return s.err;
+	}
+	qsort(s.m, s.n, sizeof(*s.m), cmp_mapping);
+	*out = s.m;
+	*count = s.n;
+	return 0;
+}
+
+static int refresh_xmaps(unsigned long gen)
+{
+	struct mapping *m = NULL;
+	size_t n = 0;
+	int err = read_exec_maps(&m, &n);
+
+	if (err == -ENOENT || err == -EACCES || err == -EPERM) {
+		us_log("writer: /proc/self/maps unreadable (%s); page "
+		       "protections from the program headers", strerror(-err));
+		err = read_exec_segments(&m, &n);
+	}
+	if (err)
+		return err;
+	free(xmaps);
+	xmaps = m;
+	nxmaps = n;
+	xmaps_gen = gen;
+	return 0;
+}
+
+static int find_prot(uintptr_t page)
+{
+	size_t lo = 0, hi = nxmaps;
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		if (page < m[mid].start)
+
+		if (page < xmaps[mid].start)
 			hi = mid;
-		else if (page >= m[mid].end)
+		else if (page >= xmaps[mid].end)
 			lo = mid + 1;
 		else
-			return m[mid].prot;
+			return xmaps[mid].prot;
 	}
 	return -1;
 }
 
-/* A loaded object's segment holding the page, as a mapping. */
-static int segment_of(struct dl_phdr_info *info, size_t size US_UNUSED,
-		      void *arg)
+/* The protection of a page of code; the cache is read again (once per
+ * *fresh) when stale or when it does not know the page. */
+static int prot_of_page(uintptr_t page, bool *fresh)
 {
-	struct mapping *m = arg;
+	unsigned long gen = __atomic_load_n(&text_gen, __ATOMIC_RELAXED);
+	int prot, err;
 
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uintptr_t s = info->dlpi_addr + ph->p_vaddr;
-
-		if (ph->p_type != PT_LOAD || m->start < s ||
-		    m->start >= s + ph->p_memsz)
-			continue;
-		m->prot = (ph->p_flags & PF_R ? PROT_READ : 0) |
-			  (ph->p_flags & PF_W ? PROT_WRITE : 0) |
-			  (ph->p_flags & PF_X ? PROT_EXEC : 0);
-		return 1;
+	if (xmaps_gen != gen && !*fresh) {
+		if ((err = refresh_xmaps(gen)))
+			return err;
+		*fresh = true;
 	}
-	return 0;
+	prot = find_prot(page);
+	if (prot < 0 && !*fresh) {
+		if ((err = refresh_xmaps(gen)))
+			return err;
+		*fresh = true;
+		prot = find_prot(page);
+	}
+	return prot < 0 ? -EFAULT : prot;
 }
 
-/*
- * Without /proc (a container or sandbox that has none), the protection of
- * the pages we write, all in loaded objects' executable segments, comes
- * from the objects' program headers: one mapping per range's first page.
- */
-static int maps_from_phdrs(const struct us_range *r, size_t n,
-			   struct mapping **out, size_t *count)
-{
-	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-	struct mapping *m = malloc((n + 1) * sizeof(*m));
-	size_t k = 0;
-
-	if (!m)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		struct mapping one = { .start = r[i].start & ~(pg - 1) };
-
-		if (!dl_iterate_phdr(segment_of, &one)) {
-			free(m);
-			return -EFAULT;
-		}
-		/* A range may cross into the next page: cover both. */
-		one.end = (r[i].end + pg - 1) & ~(pg - 1);
-		if (k && m[k - 1].end >= one.start && m[k - 1].prot == one.prot)
-			m[k - 1].end = one.end > m[k - 1].end ? one.end : m[k - 1].end;
-		else
-			m[k++] = one;
-	}
-	*out = m;
-	*count = k;
-	return 0;
-}
+/* Page runs made writable by the open window, with their original prot. */
+struct page_run {
+	uintptr_t start, end;
+	int prot;
+};
+static struct page_run *runs;
+static size_t nruns;
 
 /* Groups the pages under r[] into runs of equal original protection. */
 static int plan_runs(const struct us_range *r, size_t n)
 {
 	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-	struct mapping *maps = NULL;
-	size_t nmaps = 0, cap = 16;
-	int err = read_maps(n ? r[n - 1].end : 0, &maps, &nmaps);
+	size_t cap = 16;
+	bool fresh = false;
 
-	if (err == -ENOENT || err == -EACCES || err == -EPERM) {
-		us_log("writer: /proc/self/maps unreadable (%s); page "
-		       "protections from the program headers", strerror(-err));
-		err = maps_from_phdrs(r, n, &maps, &nmaps);
-	}
-	if (err)
-		return err;
 	nruns = 0;
 	runs = malloc(cap * sizeof(*runs));
-	for (size_t i = 0; runs && i < n; i++) {
+	if (!runs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
 		for (uintptr_t p = r[i].start & ~(pg - 1); p < r[i].end; p += pg) {
-			int prot = prot_of(maps, nmaps, p);
 			struct page_run *last = nruns ? &runs[nruns - 1] : NULL;
+			int prot;
 
-			if (prot < 0) {
-				err = -EFAULT;
-				goto out;
-			}
 			if (last && p < last->end)
 				continue;
+			prot = prot_of_page(p, &fresh);
+			if (prot < 0)
+				return prot;
 			if (last && last->end == p && last->prot == prot) {
 				last->end = p + pg;
 				continue;
 			}
 			if (nruns == cap) {
 				struct page_run *nr = realloc(runs, (cap *= 2) * sizeof(*runs));
-				if (!nr) {
-					err = -ENOMEM;
-					goto out;
-				}
+
+				if (!nr)
+					return -ENOMEM;
 				runs = nr;
 			}
 			runs[nruns++] = (struct page_run){ p, p + pg, prot };
 		}
 	}
-	if (!runs)
-		err = -ENOMEM;
-out:
-	free(maps);
-	return err;
+	return 0;
 }
 
 static void restore_runs(size_t upto)
 {
 	for (size_t i = 0; i < upto; i++)
 		if (mprotect((void *)runs[i].start, runs[i].end - runs[i].start,
-			     runs[i].prot))
+			     runs[i].prot)) {
 			us_log("writer: restoring protection failed: %s",
 			       strerror(errno));
+			xmaps_gen = 0;
+		}
 }
 
 /* Adds PROT_WRITE to every run, never removing PROT_EXEC. */
@@ -416,6 +623,7 @@ static int open_runs(void)
 		if (mprotect((void *)runs[i].start, runs[i].end - runs[i].start,
 			     runs[i].prot | PROT_WRITE)) {
 			int err = -errno;
+
 			restore_runs(i);
 			return err;
 		}
@@ -430,93 +638,61 @@ static void free_runs(void)
 	nruns = 0;
 }
 
-/* Whether the code at dst holds src: a write through a descriptor that
- * was taken from us went elsewhere. Reads text: no TSan shadow there. */
-__attribute__((no_sanitize("thread"), noinline))
-static bool holds(const volatile uint8_t *dst, const uint8_t *src, size_t len)
+/* The window of the mprotect way over the pages of r[]. */
+static int begin_mprotect(const struct us_range *r, size_t n)
 {
-	for (size_t i = 0; i < len; i++)
-		if (dst[i] != src[i])
-			return false;
-	return true;
-}
+	int err = plan_runs(r, n);
 
-/*
- * A pwrite() through a descriptor proven ours just before, and checked
- * after: 0, -EAGAIN when the descriptor was taken from us (the write went
- * elsewhere or nowhere; mem_fd is then forgotten) or could not be opened
- * again, or the error of a write our own descriptor refused.
- */
-static int pwrite_mem(const void *src, size_t len, void *dst)
-{
-	ssize_t n;
-	int err;
-
-	if (!mem_fd_same_file() && reopen_mem())
-		return -EAGAIN;
-	n = pwrite(mem_fd, src, len, (off_t)(uintptr_t)dst);
-	err = n < 0 ? -errno : -EIO;
-	if (n == (ssize_t)len && holds(dst, src, len))
+	if (!err)
+		err = open_runs();
+	if (!err)
 		return 0;
-	if (mem_fd_same_file())
-		return err;
-	return -EAGAIN;
+	free_runs();
+	if (err == -EACCES || err == -EPERM)
+		refuse(USTATIC_WRITE_MPROTECT, err, "mprotect(RWX) refused "
+		       "(a W^X policy)");
+	return err;
 }
 
-/* pwrite_mem() again, through a new descriptor each time, while the
- * program keeps taking ours. */
-static int write_mem(void *dst, const void *src, size_t len)
+int us_writer_begin(const struct us_range *r, size_t n, bool alone)
 {
-	int err = -EAGAIN;
-
-	for (int i = 0; i < MEM_TRIES && err == -EAGAIN; i++)
-		err = pwrite_mem(src, len, dst);
-	if (err == -EAGAIN)
-		err = -EBADF;
-	return err ? us_fail(err, "writer: pwrite(/proc/self/mem)") : 0;
-}
-
-int us_writer_begin(const struct us_range *r, size_t n)
-{
-	int m = get_method(), err;
+	int m = get_method(), err = -EPERM;
 
 	us_assert_held(&us_engine_lock);
-
-	if (m == USTATIC_WRITE_MPROTECT) {
-		err = plan_runs(r, n);
-		if (!err)
-			err = open_runs();
-		if (!err)
-			return 0;
-		free_runs();
-		if (method_locked || (err != -EACCES && err != -EPERM))
-			return us_fail(err, "writer: mprotect(RWX)");
-		us_log("writer: mprotect(RWX) refused (W^X policy?), "
-		       "switching to /proc/self/mem");
-		m = own_mem_fd() ? USTATIC_WRITE_NONE : USTATIC_WRITE_PROCMEM;
-		set_method(m);
-	}
+	win_alone = alone;
 	if (m == USTATIC_WRITE_PROCMEM) {
-		/* Lost or inherited since the last batch: nothing written. */
-		if (own_mem_fd())
+		err = begin_procmem(r, n);
+		if (!err) {
+			win = USTATIC_WRITE_PROCMEM;
+			return 0;
+		}
+		if (method_locked)
 			return us_fail(-EPERM, "writer: no /proc/self/mem "
 				       "descriptor of our own for this batch");
-		/* Whether the kernel lets us write (proc_mem.force_override):
-		 * the same value back, through a descriptor of our own. */
-		err = n ? write_mem((void *)r[0].start, (void *)r[0].start, 1) : 0;
-		if (!err)
+		if (get_method() == USTATIC_WRITE_PROCMEM)
+			us_log("writer: /proc/self/mem unusable for this batch "
+			       "(%s); an mprotect(RWX) window instead",
+			       strerror(-err));
+		m = USTATIC_WRITE_MPROTECT;
+	}
+	if (m == USTATIC_WRITE_MPROTECT) {
+		err = begin_mprotect(r, n);
+		if (!err) {
+			win = USTATIC_WRITE_MPROTECT;
 			return 0;
-		if (err == -EBADF)
-			return us_fail(-EPERM, "writer: our /proc/self/mem "
-				       "descriptor keeps being taken, this batch");
-		/* Our own descriptor refused: that is the kernel's policy. */
-		if (!method_locked)
-			set_method(USTATIC_WRITE_NONE);
+		}
+		if (method_locked || !is_refusal(err))
+			return us_fail(err, "writer: mprotect(RWX)");
 	}
 	return us_fail(-EPERM, "writer: no way to write code, live patching off");
 }
 
-/* Plain byte stores into text: TSan has no shadow for it, keep it out. */
+/*
+ * Plain byte stores into text (the mprotect way): TSan has no shadow for
+ * it, keep it out. A byte that already holds its value is not stored
+ * again (a write covers the code between nearby entries, which nothing
+ * but us changes while we hold the engine lock).
+ */
 __attribute__((no_sanitize("thread"), noinline))
 static void store_bytes(volatile uint8_t *dst, const uint8_t *src, size_t len)
 {
@@ -533,7 +709,8 @@ static void store_bytes(volatile uint8_t *dst, const uint8_t *src, size_t len)
 		return;
 	}
 	for (size_t i = 0; i < len; i++)
-		dst[i] = src[i];
+		if (dst[i] != src[i])
+			dst[i] = src[i];
 }
 
 /* Tests: make writes number [from, from + count) of this way fail. */
@@ -558,8 +735,8 @@ int us_writer_write(void *dst, const void *src, size_t len)
 	us_assert_held(&us_engine_lock);
 	if (test_failure())
 		return us_fail(-EIO, "writer: write failure injected");
-	if (get_method() == USTATIC_WRITE_PROCMEM) {
-		int err = write_mem(dst, src, len);
+	if (win == USTATIC_WRITE_PROCMEM) {
+		int err = write_mem(dst, src, len, !win_alone);
 
 		if (err)
 			return err;
@@ -572,9 +749,10 @@ int us_writer_write(void *dst, const void *src, size_t len)
 
 void us_writer_end(void)
 {
-	if (get_method() == USTATIC_WRITE_MPROTECT)
+	if (win == USTATIC_WRITE_MPROTECT)
 		restore_runs(nruns);
 	free_runs();
+	win = USTATIC_WRITE_NONE;
 }
 
 /*
@@ -594,6 +772,9 @@ static int store_through_mprotect(void *dst, const void *src, size_t len)
 		restore_runs(nruns);
 	}
 	free_runs();
+	if (err == -EACCES || err == -EPERM)
+		refuse(USTATIC_WRITE_MPROTECT, err, "mprotect(RWX) refused "
+		       "(a W^X policy)");
 	return err;
 }
 
@@ -602,8 +783,8 @@ int us_writer_rescue(void *dst, const void *src, size_t len)
 	int err;
 
 	us_assert_held(&us_engine_lock);
-	if (get_method() == USTATIC_WRITE_MPROTECT)
-		err = own_mem_fd() ? -EBADF : write_mem(dst, src, len);
+	if (win == USTATIC_WRITE_MPROTECT)
+		err = own_mem_fd() ? -EBADF : write_mem(dst, src, len, true);
 	else
 		err = store_through_mprotect(dst, src, len);
 	if (!err)

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* A batch costs the same number of cross-core serializations whether it
- * holds 1, 100 or 10,000 entries: 3 on x86-64 (the kernel's rule), 1 on
+ * holds 1, 100 or 10,000 entries: 3 on x86-64 (the kernel's rule) while
+ * another thread exists, 1 with none (whole instructions, no guard), 1 on
  * AArch64.
  * White-box: hands the engine (src/engine.h) batches of any size on the
  * hand-made code of test/stubs.h; public updates cannot choose one. */
+#include <pthread.h>
+#include <unistd.h>
 #include <ustatic.h>
 
 #include "engine.h"
@@ -18,6 +21,19 @@ int main(void)
 #else
 /* x86-64: guard, tails, first bytes; AArch64: single-store swaps. */
 #define ROUNDS (US_ARCH_USES_GUARDS ? 3 : 1)
+
+/* Whether glibc says this process has one thread (the engine asks it). */
+static bool single_threaded(void)
+{
+#if defined(__GLIBC__) && defined(__has_include)
+#if __has_include(<sys/single_threaded.h>)
+	extern char __libc_single_threaded;
+
+	return __libc_single_threaded;
+#endif
+#endif
+	return false;
+}
 
 static unsigned long rounds_for(size_t n, int to)
 {
@@ -41,16 +57,33 @@ static unsigned long rounds_for(size_t n, int to)
 	return b.sync_rounds - a.sync_rounds;
 }
 
-int main(void)
+static void *idle(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static void check_rounds(const char *when, unsigned long expect)
 {
 	unsigned long r1 = rounds_for(1, 1), r100 = rounds_for(100, 2),
 		      r10k = rounds_for(10000, 3);
 
-	printf("sync rounds: 1 entry %lu, 100 entries %lu, 10000 entries %lu\n",
-	       r1, r100, r10k);
-	CHECK_EQ(r1, ROUNDS);
-	CHECK_EQ(r100, ROUNDS);
-	CHECK_EQ(r10k, ROUNDS);
+	printf("sync rounds %s: 1 entry %lu, 100 entries %lu, 10000 entries "
+	       "%lu\n", when, r1, r100, r10k);
+	CHECK_EQ(r1, expect);
+	CHECK_EQ(r100, expect);
+	CHECK_EQ(r10k, expect);
+}
+
+int main(void)
+{
+	pthread_t th;
+
+	check_rounds("alone", single_threaded() ? 1 : ROUNDS);
+	CHECK_EQ(pthread_create(&th, NULL, idle, NULL), 0);
+	check_rounds("beside a thread", ROUNDS);
 	return T_EXIT_PASS;
 }
 #endif
