@@ -56,8 +56,22 @@ static int check_shape(struct us_patch *v, size_t n)
 
 /* Byte compares of at most US_INSN_MAX bytes: cheaper inline than a
  * call to memcmp for each of 10,000 entries. */
-static bool same(const uint8_t *a, const uint8_t *b, size_t len)
+/* The per-entry helpers run 10,000 times a batch: always inlined. */
+#define US_INLINE inline __attribute__((always_inline))
+
+static US_INLINE uint32_t load32(const uint8_t *p)
 {
+	uint32_t x;
+
+	memcpy(&x, p, 4);
+	return x;
+}
+
+static US_INLINE bool same(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	if (len >= 4)		/* two words that may overlap cover 4..8 bytes */
+		return load32(a) == load32(b) &&
+		       load32(a + len - 4) == load32(b + len - 4);
 	for (size_t i = 0; i < len; i++)
 		if (a[i] != b[i])
 			return false;
@@ -120,12 +134,12 @@ static int write_code(void *dst, const void *src, size_t len)
 	return err;
 }
 
-static const uint8_t *goal(const struct us_patch *p, bool to_new)
+static US_INLINE const uint8_t *goal(const struct us_patch *p, bool to_new)
 {
 	return to_new ? p->new : p->old;
 }
 
-static bool settled(const struct us_patch *p, bool to_new)
+static US_INLINE bool settled(const struct us_patch *p, bool to_new)
 {
 	return same(p->addr, goal(p, to_new), p->len);
 }
@@ -147,7 +161,8 @@ static const uint8_t int3_byte = US_TRAP_BYTE;
 
 /* Whether entry p needs a write in phase ph, and which (reads the code:
  * each phase writes only what differs, so a failed pass is resumed). */
-static bool piece_of(const struct us_patch *p, enum phase ph, bool trap_free,
+static US_INLINE bool piece_of(const struct us_patch *p, enum phase ph,
+				bool trap_free,
 		     bool to_new, struct piece *pc)
 {
 	const uint8_t *g = goal(p, to_new);
@@ -193,26 +208,67 @@ static bool piece_of(const struct us_patch *p, enum phase ph, bool trap_free,
 #define WRITE_MAX (64 * 1024)
 static uint8_t write_buf[WRITE_MAX];	/* engine lock */
 
-static bool joins(const uint8_t *start, const uint8_t *end,
-		  const struct piece *pc, uintptr_t pg)
+/* pg_shift: log2 of the page size. */
+static US_INLINE bool joins(const uint8_t *start, const uint8_t *end,
+		  const struct piece *pc, unsigned pg_shift)
 {
-	return (uintptr_t)pc->at / pg <= ((uintptr_t)end - 1) / pg + 1 &&
+	return (uintptr_t)pc->at >> pg_shift <=
+	       (((uintptr_t)end - 1) >> pg_shift) + 1 &&
 	       (size_t)(pc->at + pc->len - start) <= WRITE_MAX;
 }
 
-/* One write of the pieces of entries [first, last), which lie in
- * [start, end). */
-static int put_pieces(struct us_patch *v, size_t first, size_t last,
-		      enum phase ph, bool trap_free, bool to_new,
-		      uint8_t *start, uint8_t *end)
+static unsigned page_shift(void)
 {
-	struct piece pc;
+	return (unsigned)__builtin_ctzl((unsigned long)sysconf(_SC_PAGESIZE));
+}
 
-	memcpy(write_buf, start, (size_t)(end - start));
-	for (size_t i = first; i < last; i++)
-		if (piece_of(&v[i], ph, trap_free, to_new, &pc))
-			memcpy(write_buf + (pc.at - start), pc.src, pc.len);
-	return write_code(start, write_buf, (size_t)(end - start));
+/* Most copies are a few bytes: inline, not a call to memcpy. */
+static US_INLINE void copy(uint8_t *dst, const uint8_t *src, size_t len)
+{
+	if (len > 32) {
+		memcpy(dst, src, len);
+		return;
+	}
+	for (size_t i = 0; i < len; i++)
+		dst[i] = src[i];
+}
+
+/* The write a phase is building: the code from start to end as it is,
+ * with the pieces put in, in write_buf. */
+struct pending {
+	uint8_t *start, *end;
+};
+
+/* Writes it: 1, 0 if there was none, or -errno. */
+static int flush(struct pending *w)
+{
+	int err;
+
+	if (!w->start)
+		return 0;
+	err = write_code(w->start, write_buf, (size_t)(w->end - w->start));
+	w->start = NULL;
+	return err ? err : 1;
+}
+
+/* Adds a piece (after the last one), writing what was built first if the
+ * piece does not join it. 1 if that was written, 0, or -errno. */
+static US_INLINE int add_piece(struct pending *w, const struct piece *pc,
+				unsigned pg)
+{
+	int wrote = 0;
+
+	if (w->start && !joins(w->start, w->end, pc, pg))
+		wrote = flush(w);
+	if (wrote < 0)
+		return wrote;
+	if (!w->start)
+		w->start = w->end = pc->at;
+	/* The code between the last piece and this one, as it is. */
+	copy(write_buf + (w->end - w->start), w->end, (size_t)(pc->at - w->end));
+	copy(write_buf + (pc->at - w->start), pc->src, pc->len);
+	w->end = pc->at + pc->len;
+	return wrote;
 }
 
 /* One phase over every entry: 1 if something was written, 0 if nothing
@@ -220,33 +276,20 @@ static int put_pieces(struct us_patch *v, size_t first, size_t last,
 static int put_phase(struct us_patch *v, size_t n, enum phase ph,
 		     bool trap_free, bool to_new)
 {
-	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uint8_t *start = NULL, *end = NULL;
-	size_t first = 0;
+	unsigned pg = page_shift();
+	struct pending w = { NULL, NULL };
 	struct piece pc;
 	int wrote = 0, err;
 
 	for (size_t i = 0; i < n; i++) {
 		if (!piece_of(&v[i], ph, trap_free, to_new, &pc))
 			continue;
-		if (start && !joins(start, end, &pc, pg)) {
-			err = put_pieces(v, first, i, ph, trap_free, to_new,
-					 start, end);
-			if (err)
-				return err;
-			wrote = 1;
-			start = NULL;
-		}
-		if (!start) {
-			start = pc.at;
-			first = i;
-		}
-		end = pc.at + pc.len;
+		if ((err = add_piece(&w, &pc, pg)) < 0)
+			return err;
+		wrote |= err;
 	}
-	if (!start)
-		return wrote;
-	err = put_pieces(v, first, n, ph, trap_free, to_new, start, end);
-	return err ? err : 1;
+	err = flush(&w);
+	return err < 0 ? err : wrote | err;
 }
 
 /* Phase 1: a guard on the first byte of every entry not where it goes.
@@ -511,11 +554,20 @@ static int choose_mode(const struct us_patch *v, size_t n, int traps,
 	return 0;
 }
 
+struct entries {
+	const struct us_patch *v;
+	size_t n;
+};
+
 /* The runs of nearby entries a phase may write in one go (see joins()):
- * their pages are the ones the writer opens. Returns how many. */
-static size_t spans(const struct us_patch *v, size_t n, struct us_range *r)
+ * their pages are the ones the writer opens. Returns how many; fills r
+ * unless it is NULL. */
+static size_t spans(void *arg, struct us_range *r)
 {
-	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	const struct entries *e = arg;
+	const struct us_patch *v = e->v;
+	size_t n = e->n;
+	unsigned pg = page_shift();
 	uint8_t *start = NULL, *end = NULL;
 	size_t k = 0;
 
@@ -537,16 +589,9 @@ static size_t spans(const struct us_patch *v, size_t n, struct us_range *r)
 
 static int open_writer(const struct us_patch *v, size_t n, bool solo)
 {
-	size_t k = spans(v, n, NULL);
-	struct us_range *ranges = malloc(k * sizeof(*ranges));
-	int err;
+	struct entries e = { v, n };
 
-	if (!ranges)
-		return us_fail(-ENOMEM, "engine: batch");
-	spans(v, n, ranges);
-	err = us_writer_begin(ranges, k, solo);
-	free(ranges);
-	return err;
+	return us_writer_begin(spans, &e, solo);
 }
 
 /* With int3 guards: the handler must see the batch while any is placed. */

@@ -322,9 +322,12 @@ static int write_mem(void *dst, const void *src, size_t len, bool prove)
 }
 
 /* The descriptor for a batch, and once per process a same-byte write
- * that tells whether the kernel lets us write through it at all. */
-static int begin_procmem(const struct us_range *r, size_t n)
+ * (on a page the batch writes anyway) that tells whether the kernel lets
+ * us write through it at all. */
+static int begin_procmem(us_ranges_fn *ranges, void *arg)
 {
+	struct us_range *r;
+	size_t n;
 	int err = own_mem_fd();
 
 	if (err) {
@@ -332,10 +335,14 @@ static int begin_procmem(const struct us_range *r, size_t n)
 			refuse(USTATIC_WRITE_PROCMEM, err, "cannot open /proc/self/mem");
 		return err;
 	}
-	if (mem_probed || !n)
+	if (mem_probed || !(n = ranges(arg, NULL)))
 		return 0;
+	if (!(r = malloc(n * sizeof(*r))))
+		return -ENOMEM;
+	ranges(arg, r);
 	err = write_mem((void *)r[0].start, (void *)r[0].start, 1, !win_alone);
 	mem_probed = !err;
+	free(r);
 	return err;
 }
 
@@ -638,11 +645,18 @@ static void free_runs(void)
 	nruns = 0;
 }
 
-/* The window of the mprotect way over the pages of r[]. */
-static int begin_mprotect(const struct us_range *r, size_t n)
+/* The window of the mprotect way over the pages of the ranges. */
+static int begin_mprotect(us_ranges_fn *ranges, void *arg)
 {
-	int err = plan_runs(r, n);
+	size_t n = ranges(arg, NULL);
+	struct us_range *r = malloc((n ? n : 1) * sizeof(*r));
+	int err = r ? 0 : -ENOMEM;
 
+	if (!err) {
+		ranges(arg, r);
+		err = plan_runs(r, n);
+		free(r);
+	}
 	if (!err)
 		err = open_runs();
 	if (!err)
@@ -654,14 +668,14 @@ static int begin_mprotect(const struct us_range *r, size_t n)
 	return err;
 }
 
-int us_writer_begin(const struct us_range *r, size_t n, bool alone)
+int us_writer_begin(us_ranges_fn *ranges, void *arg, bool alone)
 {
 	int m = get_method(), err = -EPERM;
 
 	us_assert_held(&us_engine_lock);
 	win_alone = alone;
 	if (m == USTATIC_WRITE_PROCMEM) {
-		err = begin_procmem(r, n);
+		err = begin_procmem(ranges, arg);
 		if (!err) {
 			win = USTATIC_WRITE_PROCMEM;
 			return 0;
@@ -676,7 +690,7 @@ int us_writer_begin(const struct us_range *r, size_t n, bool alone)
 		m = USTATIC_WRITE_MPROTECT;
 	}
 	if (m == USTATIC_WRITE_MPROTECT) {
-		err = begin_mprotect(r, n);
+		err = begin_mprotect(ranges, arg);
 		if (!err) {
 			win = USTATIC_WRITE_MPROTECT;
 			return 0;

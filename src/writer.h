@@ -25,14 +25,19 @@ void us_writer_init(void);
 /* In a fork child: the inherited /proc/self/mem fd writes the parent. */
 void us_writer_after_fork(void);
 
+/* Fills r (unless NULL) with the sorted ranges a batch writes; returns
+ * how many. Called only when they are needed (the mprotect window, the
+ * first /proc/self/mem write of a process). */
+typedef size_t us_ranges_fn(void *arg, struct us_range *r);
+
 /*
- * Opens a write window on sorted ranges: after 0, us_writer_write() may
- * write inside them until us_writer_end(). `alone`: no other thread
- * exists (and the caller holds back asynchronous signals), so nothing can
- * take the descriptor between the proof made here and each write. -EPERM
- * when no method works.
+ * Opens a write window on the ranges ranges(arg) gives: after 0,
+ * us_writer_write() may write inside them until us_writer_end(). `alone`:
+ * no other thread exists (and the caller holds back asynchronous
+ * signals), so nothing can take the descriptor between the proof made
+ * here and each write. -EPERM when no method works.
  */
-int us_writer_begin(const struct us_range *r, size_t n, bool alone);
+int us_writer_begin(us_ranges_fn *ranges, void *arg, bool alone);
 int us_writer_write(void *dst, const void *src, size_t len);
 /* Inside the window, after us_writer_write() failed: the same write the
  * other way (/proc/self/mem for mprotect, and back). 0 or -errno. */

@@ -128,6 +128,13 @@ static void test_methods(int wm, int sm)
 }
 
 #ifdef __x86_64__
+static size_t one_range(void *arg, struct us_range *r)
+{
+	if (r)
+		*r = *(struct us_range *)arg;
+	return 1;
+}
+
 /* With the int3 armed by hand, calling the stub must trap and run the
  * emulated new instruction (here: the call site's `call target_3`). */
 static void test_trap_emulation(void)
@@ -142,7 +149,7 @@ static void test_trap_emulation(void)
 	struct us_range r = { (uintptr_t)p.addr, (uintptr_t)p.addr + 5 };
 	CHECK_EQ(us_lock(&us_engine_lock), 0);
 	CHECK(us_trap_usable());	/* installs the handler, on first need */
-	CHECK_EQ(us_writer_begin(&r, 1, false), 0);
+	CHECK_EQ(us_writer_begin(one_range, &r, false), 0);
 	CHECK_EQ(us_trap_publish(&p, 1), 0);
 	CHECK_EQ(us_writer_write(p.addr, &cc, 1), 0);
 	ustatic_get_stats(&a);
