@@ -222,15 +222,21 @@ static unsigned page_shift(void)
 	return (unsigned)__builtin_ctzl((unsigned long)sysconf(_SC_PAGESIZE));
 }
 
-/* Most copies are a few bytes: inline, not a call to memcpy. */
+/* Most copies are a piece or the few bytes between two: inline, not a
+ * call to memcpy (two words that may overlap cover 4..8 bytes). */
 static US_INLINE void copy(uint8_t *dst, const uint8_t *src, size_t len)
 {
-	if (len > 32) {
+	if (len >= 4 && len <= 8) {
+		uint32_t head = load32(src), tail = load32(src + len - 4);
+
+		memcpy(dst, &head, 4);
+		memcpy(dst + len - 4, &tail, 4);
+	} else if (len > 8) {
 		memcpy(dst, src, len);
-		return;
+	} else {
+		for (size_t i = 0; i < len; i++)
+			dst[i] = src[i];
 	}
-	for (size_t i = 0; i < len; i++)
-		dst[i] = src[i];
 }
 
 /* The write a phase is building: the code from start to end as it is,
