@@ -334,8 +334,11 @@ uint8_t us_arch_jump_guard(void)
 uint8_t us_arch_site_guard(const struct us_site *s, const uint8_t *old,
 			   const uint8_t *new)
 {
+	/* The first byte rules out all but NOP5 without a call to memcmp:
+	 * this runs for each of thousands of sites an update plans. */
 	if (s->kind == US_SITE_CALL &&
-	    (!memcmp(old, nop5, 5) || !memcmp(new, nop5, 5)))
+	    ((old[0] == nop5[0] && !memcmp(old, nop5, 5)) ||
+	     (new[0] == nop5[0] && !memcmp(new, nop5, 5))))
 		return X86_CMP_EAX;
 	return 0;
 }
