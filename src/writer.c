@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "debug.h"
 #include "lock.h"
 #include "under_valgrind.h"
@@ -84,7 +85,7 @@ static int mem_fd = -1;
 static pid_t mem_pid;		/* the process that opened it */
 static dev_t mem_dev;		/* what fstat() said then */
 static ino_t mem_ino;
-static bool mem_probed;		/* the kernel took a write through it */
+static bool mem_probed;		/* code written through it ran */
 
 /*
  * Times an open or a write is tried when another thread takes the
@@ -321,13 +322,83 @@ static int write_mem(void *dst, const void *src, size_t len, bool prove)
 	return err ? us_fail(err, "writer: pwrite(/proc/self/mem)") : 0;
 }
 
-/* The descriptor for a batch, and once per process a same-byte write
- * (on a page the batch writes anyway) that tells whether the kernel lets
- * us write through it at all. */
-static int begin_procmem(us_ranges_fn *ranges, void *arg)
+/*
+ * Whether code written through /proc/self/mem is the code that runs. The
+ * kernel may refuse the write (proc_mem.force_override=never: EIO), and an
+ * emulator may take it without its translated code ever seeing it
+ * (qemu-user, whose guest then reads the new bytes back but runs the old
+ * ones). So once per process the writer changes the constant a function
+ * of its own returns, calls it, and puts it back. That page of our own
+ * text becomes a private copy, as every page we patch does. The function
+ * is ours alone: no other thread runs it while it changes.
+ */
+#if defined(__x86_64__)
+/* endbr64; mov $0, %eax; ret: the immediate is at byte 5. */
+__asm__(".pushsection .text\n.balign 16\n"
+	".globl us_writer_probe\n.hidden us_writer_probe\n"
+	".type us_writer_probe,@function\n"
+	"us_writer_probe:\n.byte 0xf3,0x0f,0x1e,0xfa\nmovl $0,%eax\nret\n"
+	".size us_writer_probe,.-us_writer_probe\n.popsection\n");
+#define PROBE_AT 5
+static const uint8_t probe_off[4] = { 0, 0, 0, 0 }, probe_on[4] = { 1, 0, 0, 0 };
+#elif defined(__aarch64__)
+/* bti c; mov w0, #0; ret: the mov is the second word. */
+__asm__(".pushsection .text\n.balign 16\n"
+	".globl us_writer_probe\n.hidden us_writer_probe\n"
+	".type us_writer_probe,%function\n"
+	"us_writer_probe:\nhint 34\nmov w0, #0\nret\n"
+	".size us_writer_probe,.-us_writer_probe\n.popsection\n");
+#define PROBE_AT 4
+static const uint8_t probe_off[4] = { 0x00, 0x00, 0x80, 0x52 },
+		     probe_on[4] = { 0x20, 0x00, 0x80, 0x52 };
+#endif
+
+#ifdef PROBE_AT
+int us_writer_probe(void);
+
+/* Writes the probe's constant and makes this CPU fetch it anew. */
+static int set_probe(const uint8_t *bytes)
 {
-	struct us_range *r;
-	size_t n;
+	uint8_t *at = (uint8_t *)(uintptr_t)us_writer_probe + PROBE_AT;
+	int err = write_mem(at, bytes, 4, !win_alone);
+
+	if (!err) {
+		VALGRIND_DISCARD_TRANSLATIONS(at, 4);
+		us_arch_flush_icache(at, 4);
+		us_arch_serialize();
+	}
+	return err;
+}
+
+static int probe_mem(void)
+{
+	int err, seen;
+
+	/* Run once first: an emulator then holds a translation of the old
+	 * code, which a write it does not see leaves in use. */
+	if (us_writer_probe() != 0)
+		return us_fail(-EIO, "writer: the probe function was changed");
+	if ((err = set_probe(probe_on)))
+		return err;
+	seen = us_writer_probe();
+	err = set_probe(probe_off);
+	if (!err && seen != 1) {
+		err = -EIO;
+		refuse(USTATIC_WRITE_PROCMEM, err, "code written through "
+		       "/proc/self/mem does not run (an emulator?)");
+	}
+	return err;
+}
+#else
+static int probe_mem(void)
+{
+	return 0;
+}
+#endif
+
+/* The descriptor for a batch, and once per process the probe above. */
+static int begin_procmem(void)
+{
 	int err = own_mem_fd();
 
 	if (err) {
@@ -335,14 +406,10 @@ static int begin_procmem(us_ranges_fn *ranges, void *arg)
 			refuse(USTATIC_WRITE_PROCMEM, err, "cannot open /proc/self/mem");
 		return err;
 	}
-	if (mem_probed || !(n = ranges(arg, NULL)))
+	if (mem_probed)
 		return 0;
-	if (!(r = malloc(n * sizeof(*r))))
-		return -ENOMEM;
-	ranges(arg, r);
-	err = write_mem((void *)r[0].start, (void *)r[0].start, 1, !win_alone);
+	err = probe_mem();
 	mem_probed = !err;
-	free(r);
 	return err;
 }
 
@@ -675,7 +742,7 @@ int us_writer_begin(us_ranges_fn *ranges, void *arg, bool alone)
 	us_assert_held(&us_engine_lock);
 	win_alone = alone;
 	if (m == USTATIC_WRITE_PROCMEM) {
-		err = begin_procmem(ranges, arg);
+		err = begin_procmem();
 		if (!err) {
 			win = USTATIC_WRITE_PROCMEM;
 			return 0;

@@ -26,8 +26,7 @@ void us_writer_init(void);
 void us_writer_after_fork(void);
 
 /* Fills r (unless NULL) with the sorted ranges a batch writes; returns
- * how many. Called only when they are needed (the mprotect window, the
- * first /proc/self/mem write of a process). */
+ * how many. Called only when they are needed (the mprotect window). */
 typedef size_t us_ranges_fn(void *arg, struct us_range *r);
 
 /*

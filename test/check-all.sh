@@ -9,6 +9,8 @@
 #            so the mprotect writer is used there, and it cannot show
 #            ordering, so stress tests only check that results are valid
 #            targets there (USTATIC_TEST_QEMU, see test/test.h)
+#   aarch64-auto  a few of them with the default writer, which finds that
+#            qemu does not run what /proc/self/mem writes and falls back
 #   musl     the native build with musl-gcc (skipped without Debian's
 #            musl-tools): musl's thread start-up masks, its loader (dlclose
 #            never unloads), its allocator. Tests that build programs at
@@ -77,6 +79,12 @@ if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/
 	suite aarch64 build/aarch64 "CC=aarch64-linux-gnu-gcc" \
 		"USTATIC_WRITE=mprotect USTATIC_TEST_NO_PROCMEM=1 USTATIC_TEST_QEMU=1 USTATIC_TEST_SCALE=40 TEST_TIMEOUT=600" \
 		"qemu-aarch64 -L /usr/aarch64-linux-gnu"
+	# The default writer under qemu: its probe finds /proc/self/mem
+	# writes unseen and falls back to mprotect windows.
+	suite aarch64-auto build/aarch64 "CC=aarch64-linux-gnu-gcc" \
+		"USTATIC_TEST_NO_PROCMEM=1 USTATIC_TEST_QEMU=1 USTATIC_TEST_SCALE=40 TEST_TIMEOUT=600" \
+		"qemu-aarch64 -L /usr/aarch64-linux-gnu" \
+		"static_call_basic static_key_basic transaction static_call_stress"
 else
 	echo "=== aarch64: skipped (needs gcc-aarch64-linux-gnu and qemu-user)"
 fi
