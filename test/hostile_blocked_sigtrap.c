@@ -166,6 +166,11 @@ static void check_inline_retargets(void)
 	CHECK_EQ(call_inline_tail(10), 11);
 }
 
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
 int main(void)
 {
 	struct ustatic_stats st0, st;
@@ -185,6 +190,14 @@ int main(void)
 	CHECK(nt > 0 && ns > 0 && ntail > 0);
 	sites_of(&STATIC_CALL_KEY(bs_cond), &nt, &ns, &ntail);
 	CHECK(nt > 0 && ns > 0);
+
+	/* A thread that ends at once: glibc no longer takes the process for
+	 * single-threaded, so the batches below place int3 (and install the
+	 * library's SIGTRAP handler, which phase 2 replaces) as in any
+	 * threaded program, where they would otherwise write whole
+	 * instructions with no handler. */
+	CHECK_EQ(pthread_create(&th, NULL, nothing, NULL), 0);
+	CHECK_EQ(pthread_join(th, NULL), 0);
 
 	/* Before the hostile thread exists, int3 batches work. */
 	check_inline_retargets();
