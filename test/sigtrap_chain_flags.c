@@ -8,6 +8,7 @@
  * ran again. Each step runs in a child. Found by the adversarial review
  * (hostchain). Black box.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -55,11 +56,30 @@ static int twice(void *arg)
 	return 3;
 }
 
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
+/* The library installs its handler (after ours) with its first batch that
+ * places an int3, which needs another thread to have existed (alone, code
+ * is written whole): one that ends at once, then an update and back. */
+static void first_int3_batch(void)
+{
+	pthread_t th;
+
+	CHECK_EQ(pthread_create(&th, NULL, nothing, NULL), 0);
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	CHECK_EQ(static_call_update(cf_sc, f1), 0);
+	CHECK_EQ(static_call_update(cf_sc, f0), 0);
+}
+
 int main(void)
 {
 	struct sigaction now;
 	int st;
 
+	first_int3_batch();
 	CHECK_EQ(sigaction(SIGTRAP, NULL, &now), 0);
 	if (!(now.sa_flags & SA_SIGINFO))
 		SKIP("the library's handler was not installed after ours");
