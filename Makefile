@@ -86,8 +86,9 @@ SAN_TESTS := static_call_basic static_call_stress static_key_basic \
 	trap_longjmp shstk_self_signal updater_sync_signals stats_truthful \
 	bad_targets sigtrap_foreign engine_write_failures debug_messages \
 	engine_stuck_guards sigtrap_sent_storm sigtrap_chain_flags \
-	server_sigwait copies mask_cache exports
-# Not under sanitizers: hostile_no_proc (LeakSanitizer needs /proc),
+	server_sigwait copies mask_cache exports writer_no_wx writer_lazy_fd
+# Not under sanitizers: writer_maps_reads (it defines open() and fopen(),
+# which the sanitizers intercept), hostile_no_proc (LeakSanitizer needs /proc),
 # cancel_inside (ASan's sigaltstack interceptor trips over a cancelled
 # thread's unwinding), unload_library (a host built without the
 # sanitizer's run-time loads the library).
