@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "registry.h"
 #include "writer.h"
 
@@ -26,6 +27,8 @@ struct jump_entry {
 };
 
 struct us_object *us_objects;
+
+static void read_segments(const struct us_object *leaving);	/* is it code? */
 
 static void *rel(const int32_t *field)
 {
@@ -150,6 +153,7 @@ void us_registry_publish(struct us_object *o)
 	o->next = us_objects;
 	us_objects = o;
 	us_writer_text_changed();
+	read_segments(NULL);
 	US_COUNT(objects, 1);
 	US_COUNT(trampolines, o->ntramps);
 	US_COUNT(jump_entries, o->njumps);
@@ -164,12 +168,83 @@ void us_registry_remove(const struct ustatic_object_tables *t)
 	if (o) {
 		*link = o->next;
 		us_writer_text_changed();
+		read_segments(o);
 		US_COUNT(objects, -1UL);
 		us_registry_discard(o);
 	}
 }
 
 /* ---- is it code? ---- */
+
+/*
+ * The executable segments of every loaded object, read when an object
+ * registers or unregisters (registry lock held, inside dlopen(), dlclose()
+ * or the start-up constructors, where the loader's lock may be taken), so
+ * that checking a target takes no lock and reads no file. Not when the
+ * target is checked: a fork child of a threaded process must not take the
+ * loader's lock, which another thread of the parent may have held
+ * (test/fuzz.c's fork children hung there). An object loaded since that
+ * does not use ustatic is found in /proc/self/maps instead; one unloaded
+ * since stays listed until the next registration (its functions are
+ * dangling pointers to the program as much as to us).
+ */
+struct segment {
+	uintptr_t start, end;
+};
+static struct segment *segments;
+static size_t nsegments;
+
+struct segment_list {
+	struct segment *v;
+	size_t n, cap;
+	const struct us_object *leaving;	/* its text is left out */
+	int err;
+};
+
+static int add_segments(struct dl_phdr_info *info, size_t size US_UNUSED,
+			void *arg)
+{
+	struct segment_list *l = arg;
+
+	for (int i = 0; !l->err && i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) ||
+		    (l->leaving && s == l->leaving->text_start))
+			continue;
+		if (us_grow(&l->v, &l->cap, l->n, sizeof(*l->v)))
+			l->err = -ENOMEM;
+		else
+			l->v[l->n++] = (struct segment){ s, s + ph->p_memsz };
+	}
+	return l->err;
+}
+
+/* Reads the list anew, without the text of `leaving` (being unloaded);
+ * out of memory, the old list stays (the maps answer what it lacks). */
+static void read_segments(const struct us_object *leaving)
+{
+	struct segment_list l = { .leaving = leaving };
+
+	us_assert_held(&us_registry_lock);
+	dl_iterate_phdr(add_segments, &l);
+	if (l.err) {
+		free(l.v);
+		return;
+	}
+	free(segments);
+	segments = l.v;
+	nsegments = l.n;
+}
+
+static bool in_segments(uintptr_t at)
+{
+	for (size_t i = 0; i < nsegments; i++)
+		if (at >= segments[i].start && at < segments[i].end)
+			return true;
+	return false;
+}
 
 /* An executable segment of any loaded object holds arg (a uintptr_t). */
 static int in_exec_segment(struct dl_phdr_info *info, size_t size US_UNUSED,
@@ -188,7 +263,9 @@ static int in_exec_segment(struct dl_phdr_info *info, size_t size US_UNUSED,
 	return 0;
 }
 
-/* The maps line holding `at` says x; false when it cannot be read. */
+/* The maps line holding `at` says x. Without /proc (a sandbox), the
+ * loaded objects' program headers say it for their code; code made at
+ * run time cannot be proven then, and is refused. */
 static bool in_exec_mapping(uintptr_t at)
 {
 	FILE *f = fopen("/proc/self/maps", "re");
@@ -196,7 +273,7 @@ static bool in_exec_mapping(uintptr_t at)
 	bool x = false;
 
 	if (!f)
-		return false;
+		return dl_iterate_phdr(in_exec_segment, &at) != 0;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long s, e;
 		char perm[5];
@@ -215,13 +292,13 @@ static bool in_exec_mapping(uintptr_t at)
 }
 
 /*
- * Whether `at` is in executable memory. In turn, each costing more: the
- * text of a registered object (no system call, no loader lock); an
- * executable segment of any loaded object (the program headers, under
- * the loader's lock: as many objects as are loaded, not as many mappings
- * as the process has); else an executable mapping per /proc/self/maps
- * (code made at run time: read for that update only). What cannot be
- * read counts as not code.
+ * Whether `at` is in executable memory. In turn: the text of a registered
+ * object, or an executable segment of an object loaded when the registry
+ * last changed (no system call, no lock but ours: as many steps as loaded
+ * objects, not as mappings); else an executable mapping per
+ * /proc/self/maps (code made at run time, an object loaded since without
+ * ustatic: read for that update only). What cannot be read counts as not
+ * code.
  */
 bool us_is_code(const void *at)
 {
@@ -231,5 +308,5 @@ bool us_is_code(const void *at)
 	us_for_each_object(o)
 		if (a >= o->text_start && a < o->text_end)
 			return true;
-	return dl_iterate_phdr(in_exec_segment, &a) != 0 || in_exec_mapping(a);
+	return in_segments(a) || in_exec_mapping(a);
 }
