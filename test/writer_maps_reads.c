@@ -60,17 +60,6 @@ int open(const char *path, int flags, ...)
 	return fd;
 }
 
-int open64(const char *path, int flags, ...)
-{
-	va_list ap;
-	int fd;
-
-	va_start(ap, flags);
-	fd = open_at(AT_FDCWD, path, flags, ap);
-	va_end(ap);
-	return fd;
-}
-
 int openat(int dirfd, const char *path, int flags, ...)
 {
 	va_list ap;
@@ -78,6 +67,19 @@ int openat(int dirfd, const char *path, int flags, ...)
 
 	va_start(ap, flags);
 	fd = open_at(dirfd, path, flags, ap);
+	va_end(ap);
+	return fd;
+}
+
+/* glibc's *64 names are symbols of their own; musl's are macros. */
+#ifdef __GLIBC__
+int open64(const char *path, int flags, ...)
+{
+	va_list ap;
+	int fd;
+
+	va_start(ap, flags);
+	fd = open_at(AT_FDCWD, path, flags, ap);
 	va_end(ap);
 	return fd;
 }
@@ -92,6 +94,7 @@ int openat64(int dirfd, const char *path, int flags, ...)
 	va_end(ap);
 	return fd;
 }
+#endif
 
 static FILE *open_file(const char *path, const char *mode)
 {
@@ -121,10 +124,12 @@ FILE *fopen(const char *path, const char *mode)
 	return open_file(path, mode);
 }
 
+#ifdef __GLIBC__
 FILE *fopen64(const char *path, const char *mode)
 {
 	return open_file(path, mode);
 }
+#endif
 
 DEFINE_STATIC_CALL(mr_call, t_fa);
 DEFINE_STATIC_KEY_FALSE(mr_key);
