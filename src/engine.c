@@ -8,13 +8,6 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#if defined(__GLIBC__) && defined(__has_include)
-#if __has_include(<sys/single_threaded.h>)
-#include <sys/single_threaded.h>
-#define US_HAVE_SINGLE_THREADED 1
-#endif
-#endif
-
 #include "debug.h"
 #include "engine.h"
 #include "grow.h"
@@ -318,23 +311,6 @@ static int put_first_bytes(struct us_patch *v, size_t n, bool to_new)
 }
 
 /*
- * Whether the process has no thread but the caller. glibc keeps
- * __libc_single_threaded true until the first pthread_create() (and false
- * in a dlmopen namespace): it is what its own malloc and stdio trust to
- * skip their locks. A thread made by a raw clone(CLONE_VM) system call is
- * not counted: such a program breaks those too, and ours then (the batch
- * skips the guards). Without glibc: never assumed.
- */
-static bool alone(void)
-{
-#ifdef US_HAVE_SINGLE_THREADED
-	return __libc_single_threaded;
-#else
-	return false;
-#endif
-}
-
-/*
  * Code written through /proc/self/mem is written through another linear
  * address than the one it runs at, and then the SDM (Vol. 3A 11.6) wants a
  * serializing instruction on the CPU that runs it, this one included.
@@ -617,7 +593,7 @@ static int run_guarded(struct us_patch *v, size_t n)
 /* Engine lock held, asynchronous signals held on this thread. */
 static int apply_locked(struct us_patch *v, size_t n, int traps)
 {
-	bool trap_free = false, solo = alone();
+	bool trap_free = false, solo = us_alone();
 	long left = check_sites(v, n);
 	int err = 0;
 

@@ -472,7 +472,7 @@ bool us_sigtrap_may_be_blocked(void)
 	struct us_mask_state *m = &us_rt->masks;
 	/* Pairs with the release increment in src/interpose.c. */
 	unsigned long epoch = __atomic_load_n(&m->epoch, __ATOMIC_ACQUIRE);
-	unsigned long threads = thread_count();
+	unsigned long threads = us_alone() ? 1 : thread_count();
 	const char *e = getenv("USTATIC_MASK_SCAN");
 	bool always = e && atoi(e) > 0;
 

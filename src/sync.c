@@ -13,6 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#if defined(__GLIBC__) && defined(__has_include)
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#define US_HAVE_SINGLE_THREADED 1
+#endif
+#endif
+
 #include "arch.h"
 #include "debug.h"
 #include "lock.h"
@@ -250,6 +257,22 @@ static int for_each_other_thread(int (*fn)(pid_t tid))
 	}
 	closedir(d);
 	return n;
+}
+
+/*
+ * glibc keeps __libc_single_threaded true until the first pthread_create()
+ * (and false in a dlmopen namespace): it is what its own malloc and stdio
+ * trust to skip their locks. A thread made by a raw clone(CLONE_VM) system
+ * call is not counted: such a program breaks those too, and ours then.
+ * Without glibc: never assumed.
+ */
+bool us_alone(void)
+{
+#ifdef US_HAVE_SINGLE_THREADED
+	return __libc_single_threaded;
+#else
+	return false;
+#endif
 }
 
 int us_thread_count(void)

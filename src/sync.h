@@ -21,6 +21,10 @@ void us_sync_init(void);
  * USTATIC_SYNC or us_sync_force() chose it. */
 int us_sync_cores(void);
 
+/* Whether the process provably has no thread but the caller (glibc's
+ * __libc_single_threaded; never on other C libraries). */
+bool us_alone(void);
+
 /* Number of threads in the process (from /proc/self/task), or -errno. */
 int us_thread_count(void);
 

@@ -36,6 +36,7 @@
 #include "lock.h"
 #include "runtime.h"
 #include "sigmask.h"
+#include "sync.h"
 #include "tracer.h"
 #include "trap.h"
 #include "under_valgrind.h"
@@ -407,6 +408,26 @@ static bool handler_installed(us_sigaction_fn *h)
 	return (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == h;
 }
 
+/*
+ * Whether a tracer is attached. A process with no other thread writes
+ * whole instructions and places no int3 (engine.c); it asks only whether
+ * int3 could later take a site back from a function (a debugger started
+ * with the program must keep sites on their trampolines), so its first
+ * answer stands while it stays alone: one /proc read, not one per update.
+ * Once a second thread exists every batch that may place an int3 reads it
+ * again. Per copy; a race between threads cannot happen while alone.
+ */
+static bool traced(void)
+{
+	static int alone_verdict = -1;
+
+	if (!us_alone())
+		return us_tracer_attached();
+	if (alone_verdict < 0)
+		alone_verdict = us_tracer_attached();
+	return alone_verdict;
+}
+
 bool us_trap_usable(void)
 {
 	const char *e = getenv("USTATIC_TRAPFREE");
@@ -419,7 +440,7 @@ bool us_trap_usable(void)
 		return false;
 	}
 	/* A debugger would stop on our int3 (see tracer.h). */
-	if (us_tracer_attached())
+	if (traced())
 		return false;
 	if (us_sigtrap_may_be_blocked()) {
 		us_log("trap: a thread or a handler blocks SIGTRAP, or a mask "
