@@ -86,7 +86,7 @@ SAN_TESTS := static_call_basic static_call_stress static_key_basic \
 	trap_longjmp shstk_self_signal updater_sync_signals stats_truthful \
 	bad_targets sigtrap_foreign engine_write_failures debug_messages \
 	engine_stuck_guards sigtrap_sent_storm sigtrap_chain_flags \
-	server_sigwait copies mask_cache exports writer_no_wx writer_lazy_fd
+	server_sigwait copies exports writer_no_wx writer_lazy_fd
 # Not under sanitizers: writer_maps_reads (it defines open() and fopen(),
 # which the sanitizers intercept), hostile_no_proc (LeakSanitizer needs /proc),
 # cancel_inside (ASan's sigaltstack interceptor trips over a cancelled
@@ -163,6 +163,8 @@ TEST_LDFLAGS_degraded_modes := -lmo_key
 TEST_LIB_registry_limits := $(TEST_LIB_multi_object)
 # The signal-function wrappers are in the shared library only.
 TEST_LIB_server_sigwait := $(TEST_LIB_multi_object)
+TEST_LIB_mask_cache := $(TEST_LIB_multi_object)
+TEST_LIB_mask_libc_calls := $(TEST_LIB_multi_object)
 # Plugins with their own static copy of the library (test/copies/copy.c),
 # one of them from a copy built with another runtime ABI.
 TEST_LIB_copies := $(TEST_LIB_multi_object)

@@ -15,6 +15,7 @@
 #include "init.h"
 #include "lock.h"
 #include "runtime.h"
+#include "sigmask.h"
 #include "sync.h"
 #include "trap.h"
 #include "writer.h"
@@ -113,6 +114,7 @@ static void init_once(void)
 	us_writer_init();
 	us_sync_init();
 	us_trap_init();
+	us_sigmask_init();
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 	us_stats.write_method = us_writer_method();
 	us_stats.sync_method = us_sync_method();

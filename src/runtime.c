@@ -60,6 +60,25 @@ struct found {
 	uint32_t abi;			/* of a runtime we cannot use */
 };
 
+/* Whether the notes at p hold ours. */
+static bool has_note(const char *p, size_t len)
+{
+	while (len >= 12) {
+		uint32_t h[3];
+		size_t step;
+
+		memcpy(h, p, sizeof(h));
+		step = 12 + ((h[0] + 3) & ~3u) + ((h[1] + 3) & ~3u);
+		if (step > len)
+			return false;
+		if (h[2] == NOTE_TYPE && h[0] == 8 && !memcmp(p + 12, "ustatic", 8))
+			return true;
+		p += step;
+		len -= step;
+	}
+	return false;
+}
+
 static struct us_runtime *slot_of(const char *desc)
 {
 	struct desc d;
@@ -153,6 +172,39 @@ int us_runtime_init(void)
 	 * kind: it checks `abi`, which we never change. */
 	__atomic_store_n(&us_runtime_slot, f.rt, __ATOMIC_RELEASE);
 	return err;
+}
+
+struct lookup {
+	uintptr_t addr;
+	bool hit;
+};
+
+static int object_of(struct dl_phdr_info *info, size_t size US_UNUSED,
+		     void *arg)
+{
+	struct lookup *l = arg;
+	bool inside = false, noted = false;
+
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type == PT_LOAD && l->addr >= s && l->addr < s + ph->p_memsz)
+			inside = true;
+		if (ph->p_type == PT_NOTE && has_note((const char *)s, ph->p_memsz))
+			noted = true;
+	}
+	l->hit = inside && noted;
+	return inside;
+}
+
+bool us_runtime_in_copy(const void *addr)
+{
+	struct lookup l = { (uintptr_t)addr, false };
+
+	if (addr)
+		dl_iterate_phdr(object_of, &l);
+	return l.hit;
 }
 
 bool us_runtime_foreign(void)

@@ -97,6 +97,7 @@ struct us_mask_state {
 	unsigned long epoch;
 	unsigned long checked_epoch;	/* of the verdict below */
 	unsigned long checked_threads;	/* thread count then */
+	long blocked_until;		/* CLOCK_MONOTONIC ns */
 	bool checked, blocked;
 };
 
@@ -120,5 +121,9 @@ extern struct us_runtime *us_rt;
  * us_runtime_foreign() says so. */
 int us_runtime_init(void);
 bool us_runtime_foreign(void);
+
+/* Whether addr lies in an object that holds a copy of the library (its
+ * note), of any version. */
+bool us_runtime_in_copy(const void *addr);
 
 #endif

@@ -28,6 +28,7 @@
  * reads every mask before every batch that places an int3.
  */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -48,10 +49,20 @@
 #include "under_valgrind.h"
 
 /*
- * What a thread's signal mask means for an int3. glibc (and musl) block
- * every signal while a thread starts or exits, their internal signals 32
- * and 33 included (an exiting glibc thread leaves 33 open); a mask set by
- * the application can hold neither, because pthread_sigmask() removes them.
+ * What a thread's signal mask means for an int3. glibc blocks every signal,
+ * its internal 32 and 33 included (an exiting thread leaves 33 open), only
+ * where it runs its own code: around clone() in pthread_create() and
+ * posix_spawn() (whose caller sleeps until the child execs), in a new
+ * thread until it restores its creator's mask, on the way out after the
+ * thread's destructors ran. A mask set through libc can hold neither 32 nor
+ * 33 (pthread_sigmask() removes them), so such a thread runs libc's code
+ * until its mask is the program's again. Asleep with it (posix_spawn()'s
+ * caller sleeps until the child execs, which may take long), it can run
+ * nothing and wakes into libc: it counts as not blocking. Running with it,
+ * it is waited for (below). Only a raw system call could give program
+ * code such a mask (unseen, as every raw mask; a thread that does so and
+ * sleeps is taken for libc's). musl's passing masks look like an
+ * application's: see below.
  */
 /* Ordered: a scan keeps the worst it saw. */
 enum trap_mask { TRAP_OK, TRAP_BLOCKED_BRIEFLY, TRAP_BLOCKED };
@@ -273,6 +284,10 @@ static enum trap_mask thread_trap_mask(long tid, char *state, bool *musl)
 		return TRAP_OK;			/* exited, not reaped yet */
 	if (!(st.sigblk & SIG_BIT(SIGTRAP)))
 		return TRAP_OK;
+#ifdef __GLIBC__
+	if ((st.sigblk & LIBC_INTERNAL_SIGNALS) && st.state != 'R')
+		return TRAP_OK;
+#endif
 	*musl = musl_app_mask(st.sigblk);
 	if ((st.sigblk & LIBC_INTERNAL_SIGNALS) || *musl)
 		return TRAP_BLOCKED_BRIEFLY;
@@ -467,6 +482,39 @@ static bool scan_blocked(void)
 	return !RUNNING_ON_VALGRIND && us_sigtrap_blocked_by_thread();
 }
 
+/*
+ * Whether the process's pthread_sigmask, sigprocmask and sigaction are the
+ * wrappers of a libustatic.so (src/interpose.c): only then does every mask
+ * set through libc leave SIGTRAP open. Not when the library came with
+ * dlopen (libc is ahead in the global scope: the program's calls bind
+ * there) or only static archives are linked. Asked once per copy, at
+ * start-up: the global scope's order never changes, and dlsym() takes the
+ * loader's lock, which a thread running constructors holds while it waits
+ * for our registry lock.
+ */
+static bool filtered_masks;
+
+void us_sigmask_init(void)
+{
+	static const char *const names[] = {
+		"pthread_sigmask", "sigprocmask", "sigaction",
+	};
+
+	filtered_masks = true;
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
+		if (!us_runtime_in_copy(dlsym(RTLD_DEFAULT, names[i])))
+			filtered_masks = false;
+	if (!filtered_masks)
+		us_log("sigmask: libc's signal functions are not libustatic.so's "
+		       "wrappers here: every thread's mask is read before every "
+		       "batch that places an int3");
+}
+
+/* A "blocked" verdict stands this long: a thread that unblocks is seen
+ * that late (its updates go trap-free or fail meanwhile, never worse),
+ * and no batch pays a scan of every thread while one blocks for good. */
+#define BLOCKED_KEEP_NS (100 * 1000 * 1000L)
+
 bool us_sigtrap_may_be_blocked(void)
 {
 	struct us_mask_state *m = &us_rt->masks;
@@ -474,20 +522,23 @@ bool us_sigtrap_may_be_blocked(void)
 	unsigned long epoch = __atomic_load_n(&m->epoch, __ATOMIC_ACQUIRE);
 	unsigned long threads = us_alone() ? 1 : thread_count();
 	const char *e = getenv("USTATIC_MASK_SCAN");
-	bool always = e && atoi(e) > 0;
-
-	bool blocked = false;
+	bool always = (e && atoi(e) > 0) || !filtered_masks;
+	long now = now_ns();
+	bool blocked;
 
 	/* A thread in a signal handler that interrupted it asks again
 	 * without the cache: -EDEADLK is not an answer here. */
 	if (us_lock(&m->lock))
 		return scan_blocked();
-	if (always || !threads || !m->checked || m->checked_epoch != epoch ||
-	    m->checked_threads != threads) {
-		/* Only "nothing blocks" is kept: a thread seen blocking may
-		 * unblock at any time, so that verdict is read again. */
+	if (m->checked && m->checked_epoch == epoch &&
+	    m->checked_threads == threads && threads &&
+	    (m->blocked ? now < m->blocked_until : !always)) {
+		blocked = m->blocked;
+	} else {
 		blocked = scan_blocked();
-		m->checked = !blocked;
+		m->checked = true;
+		m->blocked = blocked;
+		m->blocked_until = now + BLOCKED_KEEP_NS;
 		m->checked_epoch = epoch;
 		m->checked_threads = threads;
 		US_COUNT(mask_scans, 1);

@@ -10,6 +10,10 @@
 
 #include <stdbool.h>
 
+/* At start-up: whether libc's signal functions are libustatic.so's
+ * wrappers (src/interpose.c), which lets the verdict below be cached. */
+void us_sigmask_init(void);
+
 /*
  * Whether an int3 could meet a blocked SIGTRAP: a
  * handler or a thread blocks it, or a mask cannot be read. The answer

@@ -177,13 +177,17 @@ static int open_mem(void)
 		       "closed as soon as opened");
 }
 
-/* Whether mem_fd still is the file we opened: not closed, not reused. */
+/* Whether mem_fd still is the file we opened, open for writing: not
+ * closed, not reused (a program that closes ours and opens
+ * /proc/self/mem read-only for itself gets the same number and file). */
 static bool mem_fd_same_file(void)
 {
 	struct stat st;
+	int fl;
 
 	return mem_fd >= 0 && !fstat(mem_fd, &st) &&
-	       st.st_dev == mem_dev && st.st_ino == mem_ino;
+	       st.st_dev == mem_dev && st.st_ino == mem_ino &&
+	       (fl = fcntl(mem_fd, F_GETFL)) >= 0 && (fl & O_ACCMODE) == O_RDWR;
 }
 
 /* Forgets mem_fd without closing it (it is not ours) and opens anew. */
@@ -864,10 +868,14 @@ int us_writer_rescue(void *dst, const void *src, size_t len)
 	int err;
 
 	us_assert_held(&us_engine_lock);
-	if (win == USTATIC_WRITE_MPROTECT)
+	if (win == USTATIC_WRITE_MPROTECT) {
 		err = own_mem_fd() ? -EBADF : write_mem(dst, src, len, true);
-	else
+	} else {
+		us_log("writer: writing %zu byte(s) at %p through an mprotect "
+		       "window: that page is writable and executable meanwhile",
+		       len, dst);
 		err = store_through_mprotect(dst, src, len);
+	}
 	if (!err)
 		VALGRIND_DISCARD_TRANSLATIONS(dst, len);
 	return err;

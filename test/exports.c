@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libustatic.so exports the ustatic_ symbols of the public header and,
- * with the base version, the four signal-function wrappers of
- * src/interpose.c (which must bind to a program's versioned references:
+ * with the base version, the signal-function wrappers of src/interpose.c
+ * (glibc builds have all of them; musl has no BSD masks, epoll_pwait2 or
+ * pthread_attr_setsigmask_np) (which must bind to a program's versioned references:
  * checked by test/server_sigwait.c). Nothing else: no internal symbol, no
  * kernel name. Reads `nm -D --defined-only`; skips without nm. musl's
  * crti.o exports _init and _fini from every shared object (glibc's hides
@@ -15,7 +16,11 @@
 #include "test.h"
 
 static const char *const wrappers[] = {
-	"pthread_sigmask", "sigprocmask", "sigaction", "sigsuspend",
+	"pthread_sigmask", "sigprocmask", "sigaction", "sigsuspend", "ppoll",
+	"pselect", "epoll_pwait", "sighold", "sigset",
+#ifdef __GLIBC__
+	"sigblock", "sigsetmask", "epoll_pwait2", "pthread_attr_setsigmask_np",
+#endif
 };
 
 /* One of the wrappers, with no version suffix: the base version. */

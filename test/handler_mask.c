@@ -98,6 +98,7 @@ static int child(void *arg)
 	usleep(1000);
 	while (__atomic_load_n(&inside, __ATOMIC_SEQ_CST))
 		sched_yield();		/* old-mask invocations have returned */
+	usleep(150 * 1000);		/* a "blocked" verdict stands 100 ms */
 	paused = 0;
 	for (long i = 0; i < test_scale(300); i++) {
 		CHECK_EQ(static_call_update(sc_mask, i & 1 ? t_fa : t_fb), 0);
