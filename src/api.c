@@ -37,6 +37,13 @@ static int call_update(struct static_call_key *key, void *func)
 	}
 	if (us_transaction_active())
 		return us_transaction_add_call(key, func);
+	/* Already its target: every trampoline and site of the key says so
+	 * (a batch settles all or nothing), so nothing is written, and no
+	 * condition that refuses writes (masks, tracer, W^X) refuses this.
+	 * key->func is stored under the registry lock we hold. */
+	if ((func ? func : (void *)ustatic_call_nop) ==
+	    __atomic_load_n(&key->func, __ATOMIC_RELAXED))
+		return 0;
 	us_static_call_queue(&b, &c);
 	return us_batch_finish(&b);
 }

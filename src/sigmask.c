@@ -39,7 +39,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sys/stat.h>
 
 #include "debug.h"
 #include "lock.h"
@@ -457,17 +456,6 @@ bool us_sigtrap_blocked_by_thread(void)
 	return m != TRAP_OK;
 }
 
-/* Threads in the process, from the link count of /proc/self/task (two
- * plus one per thread); 0 if it cannot be read (then nothing is cached). */
-static unsigned long thread_count(void)
-{
-	struct stat st;
-
-	if (stat("/proc/self/task", &st) || st.st_nlink < 3)
-		return 0;
-	return st.st_nlink - 2;
-}
-
 static bool scan_blocked(void)
 {
 	int sig = us_sigtrap_masked_by_handler();
@@ -520,7 +508,7 @@ bool us_sigtrap_may_be_blocked(void)
 	struct us_mask_state *m = &us_rt->masks;
 	/* Pairs with the release increment in src/interpose.c. */
 	unsigned long epoch = __atomic_load_n(&m->epoch, __ATOMIC_ACQUIRE);
-	unsigned long threads = us_alone() ? 1 : thread_count();
+	unsigned long threads = us_alone() ? 1 : us_thread_links();
 	const char *e = getenv("USTATIC_MASK_SCAN");
 	bool always = (e && atoi(e) > 0) || !filtered_masks;
 	long now = now_ns();

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -259,19 +260,31 @@ static int for_each_other_thread(int (*fn)(pid_t tid))
 	return n;
 }
 
+unsigned long us_thread_links(void)
+{
+	struct stat st;
+
+	if (stat("/proc/self/task", &st) || st.st_nlink < 3)
+		return 0;
+	return st.st_nlink - 2;
+}
+
 /*
  * glibc keeps __libc_single_threaded true until the first pthread_create()
  * (and false in a dlmopen namespace): it is what its own malloc and stdio
  * trust to skip their locks. A thread made by a raw clone(CLONE_VM) system
  * call is not counted: such a program breaks those too, and ours then.
- * Without glibc: never assumed.
+ * Other C libraries have no such flag: there one thread in /proc/self/task
+ * is the proof. It stays true while we look: only a thread of this
+ * process can make another, and the only one is the caller. Unreadable
+ * counts as not alone.
  */
 bool us_alone(void)
 {
 #ifdef US_HAVE_SINGLE_THREADED
 	return __libc_single_threaded;
 #else
-	return false;
+	return us_thread_links() == 1;
 #endif
 }
 

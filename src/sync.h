@@ -22,8 +22,12 @@ void us_sync_init(void);
 int us_sync_cores(void);
 
 /* Whether the process provably has no thread but the caller (glibc's
- * __libc_single_threaded; never on other C libraries). */
+ * __libc_single_threaded; elsewhere one thread in /proc/self/task). */
 bool us_alone(void);
+
+/* Threads in the process from the link count of /proc/self/task (two
+ * plus one per thread): one stat, no directory read; 0 if unreadable. */
+unsigned long us_thread_links(void);
 
 /* Number of threads in the process (from /proc/self/task), or -errno. */
 int us_thread_count(void);

@@ -415,14 +415,19 @@ static bool handler_installed(us_sigaction_fn *h)
  * with the program must keep sites on their trampolines), so its first
  * answer stands while it stays alone: one /proc read, not one per update.
  * Once a second thread exists every batch that may place an int3 reads it
- * again. Per copy; a race between threads cannot happen while alone.
+ * again, and forgets the answer: where "alone" is a thread count (not
+ * glibc), the process may be alone again later, and a tracer may have
+ * come meanwhile. Per copy; a race between threads cannot happen while
+ * alone.
  */
 static bool traced(void)
 {
 	static int alone_verdict = -1;
 
-	if (!us_alone())
+	if (!us_alone()) {
+		alone_verdict = -1;
 		return us_tracer_attached();
+	}
 	if (alone_verdict < 0)
 		alone_verdict = us_tracer_attached();
 	return alone_verdict;

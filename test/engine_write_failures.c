@@ -39,14 +39,16 @@ int main(void)
 #define N 8
 #define GROUPS 4		/* entries 2k and 2k + 1 share a page */
 
-/* Entry i's place in stub_many (on a 5-byte jump): 250 bytes from its
- * pair, 12 KiB from the next pair, so that no page joins two pairs. */
+/* Entry i's place in stub_many: 260 bytes from its pair, 12 KiB from the
+ * next pair, so that no page joins two pairs. Both distances are
+ * multiples of 20, so every entry starts an instruction on x86-64
+ * (5-byte jumps) and on AArch64 (4-byte branches). */
 static uint8_t *entry_at(int i)
 {
-	return stub_many + (i / 2) * 12290 + (i & 1) * 250;
+	return stub_many + (i / 2) * 12300 + (i & 1) * 260;
 }
 
-#define SPAN (3 * 12290 + 250 + STUB_LEN)	/* up to entry N - 1's end */
+#define SPAN (3 * 12300 + 260 + STUB_LEN)	/* up to entry N - 1's end */
 
 static struct us_patch v[N];
 static uint8_t before[SPAN];
