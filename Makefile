@@ -243,10 +243,18 @@ uninstall:
 	      $(MAN7:%=$(DESTDIR)$(MANDIR)/man7/%)
 	@# cmake/ustatic is ours alone: it goes on a live system too.
 	rmdir $(DESTDIR)$(LIBDIR)/cmake/ustatic 2>/dev/null || :
+	@# Directories install made and left empty go too, each by name
+	@# (never a parent above PREFIX), but never the system's own (/usr,
+	@# /usr/local) on a live system.
+ifneq ($(DESTDIR)$(filter-out /usr /usr/local,$(PREFIX)),)
+	for d in $(LIBDIR)/pkgconfig $(LIBDIR)/cmake $(LIBDIR) $(INCDIR) \
+		 $(MANDIR)/man3 $(MANDIR)/man7 $(MANDIR) $(PREFIX)/share \
+		 $(PREFIX); do \
+		rmdir "$(DESTDIR)$$d" 2>/dev/null || :; \
+	done
+endif
 ifneq ($(DESTDIR),)
-	cd $(DESTDIR) && rmdir -p --ignore-fail-on-non-empty .$(LIBDIR)/pkgconfig \
-		.$(LIBDIR)/cmake \
-		.$(INCDIR) .$(MANDIR)/man3 .$(MANDIR)/man7 2>/dev/null || :
+	cd $(DESTDIR) && rmdir -p --ignore-fail-on-non-empty .$(dir $(PREFIX)) 2>/dev/null || :
 endif
 
 clean:

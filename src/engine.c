@@ -531,8 +531,8 @@ static int choose_mode(const struct us_patch *v, size_t n, int traps,
 	for (size_t i = 0; *trap_free && i < n; i++)
 		if (!v[i].trapfree_guard)
 			return us_fail(-EDEADLK, "engine: int3 needed but traps "
-				       "are unusable (SIGTRAP blocked or handler "
-				       "replaced)");
+				       "are unusable (a tracer attached, SIGTRAP "
+				       "blocked or our handler replaced)");
 	return 0;
 }
 
