@@ -38,6 +38,9 @@ template <int N> int api_t(int x) { return x + N; }
 /* A specialization as the first target; another one as the next. */
 DEFINE_STATIC_CALL(api_tmpl, api_t<1>);
 DECLARE_STATIC_CALL(api_tmpl, decltype(api_t<0>));
+/* Several template arguments: in parentheses (the man page says so). */
+template <int A, int B> int api_t2(int x) { return x + A * B; }
+DEFINE_STATIC_CALL(api_tmpl2, (api_t2<2, 3>));
 #endif
 
 static int bad;
@@ -104,6 +107,9 @@ int main(void)
 	EXPECT(static_call_update(api_tmpl, api_t<5>) == 0);
 	EXPECT(static_call(api_tmpl)(1) == 6);
 	EXPECT(static_call_query(api_tmpl) == api_t<5>);
+	EXPECT(static_call(api_tmpl2)(1) == 7);
+	EXPECT(static_call_update(api_tmpl2, (api_t2<4, 5>)) == 0);
+	EXPECT(static_call(api_tmpl2)(1) == 21);
 #endif
 
 	EXPECT(static_key_enabled(&api_true[0]) && static_key_enabled(&api_true[2]));
