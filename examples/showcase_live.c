@@ -173,6 +173,15 @@ static void stop_workers(int n, struct live_report *r)
 		r->to_b += w->to[1];
 		r->traced += w->traced;
 	}
+	/* A refused switch left the chain of switches where it was: back to
+	 * the base state directly, with no worker left to check it. */
+	if (r->failed_switches) {
+		static_call_update(step, step_a);
+		static_branch_disable(&tracing);
+		gen = (gen | 3) + 1;
+		__atomic_store_n(&started, gen, __ATOMIC_RELEASE);
+		__atomic_store_n(&done, gen, __ATOMIC_RELEASE);
+	}
 }
 
 void live_run(int nthreads, int ms, struct live_report *r)
