@@ -9,9 +9,10 @@
  * exited between the listing and the read: ENOENT, ESRCH) or dead (a
  * zombie runs no code) counts as not blocking without its mask.
  *
- * No mutable file-scope state: the scans keep everything on the caller's
- * stack; the cached verdict lives in the runtime (src/runtime.h), under
- * its own lock there.
+ * The scans keep everything on the caller's stack; the cached verdict
+ * lives in the runtime (src/runtime.h), under its own lock there, beside
+ * which each copy keeps one hint (the blocker it found, see
+ * blocker_gone()).
  *
  * The cache. Reading every thread's mask costs ~10 us a thread, so it is
  * not done for every batch: a "nothing blocks SIGTRAP" verdict stands
@@ -296,7 +297,8 @@ static enum trap_mask thread_trap_mask(long tid, char *state, bool *musl)
 
 /* Scans every thread; collects those in libc's passing state (*more:
  * some were left out). */
-static enum trap_mask scan_threads(struct brief *b, int *nb, bool *more)
+static enum trap_mask scan_threads(struct brief *b, int *nb, bool *more,
+				    long *who)
 {
 	DIR *d = opendir("/proc/self/task");
 	enum trap_mask worst = TRAP_OK;
@@ -332,6 +334,8 @@ static enum trap_mask scan_threads(struct brief *b, int *nb, bool *more)
 						     musl ? run_ns(tid) : -1 };
 		else if (m == TRAP_BLOCKED_BRIEFLY)
 			*more = true;
+		else if (m == TRAP_BLOCKED)
+			*who = tid;
 		if (m > worst)
 			worst = m;
 	}
@@ -361,7 +365,8 @@ static bool musl_held(const struct brief *b)
 }
 
 /* Follows b[0..n) until libc lets go of them; see BRIEF_ASLEEP_NS. */
-static enum trap_mask wait_brief(struct brief *b, int n, long start)
+static enum trap_mask wait_brief(struct brief *b, int n, long start,
+				  long *who)
 {
 	long poll = POLL_FIRST_NS, last = now_ns();
 
@@ -377,10 +382,11 @@ static enum trap_mask wait_brief(struct brief *b, int n, long start)
 			bool musl = false;
 			enum trap_mask m = thread_trap_mask(b[i].tid, &state, &musl);
 
-			if (m == TRAP_BLOCKED)
-				return TRAP_BLOCKED;
 			if (m == TRAP_OK)
 				continue;
+			*who = b[i].tid;
+			if (m == TRAP_BLOCKED)
+				return TRAP_BLOCKED;
 			if (state != 'R')
 				b[i].asleep_ns += t - last;
 			if (musl_held(&b[i])) {
@@ -438,7 +444,7 @@ int us_sigtrap_masked_by_handler(void)
 	return 0;
 }
 
-bool us_sigtrap_blocked_by_thread(void)
+bool us_sigtrap_blocked_by_thread(long *who)
 {
 	struct brief b[BRIEF_MAX];
 	long start = now_ns();
@@ -448,18 +454,21 @@ bool us_sigtrap_blocked_by_thread(void)
 
 	/* Threads beyond BRIEF_MAX in libc's state: those followed first,
 	 * then everyone again. */
+	*who = 0;
 	do {
-		m = scan_threads(b, &n, &more);
+		m = scan_threads(b, &n, &more, who);
 		if (m == TRAP_BLOCKED_BRIEFLY)
-			m = wait_brief(b, n, start);
+			m = wait_brief(b, n, start, who);
 	} while (m == TRAP_OK && more);
 	return m != TRAP_OK;
 }
 
-static bool scan_blocked(void)
+/* *who: the thread found blocking, or 0 (a handler, an unreadable list). */
+static bool scan_blocked(long *who)
 {
 	int sig = us_sigtrap_masked_by_handler();
 
+	*who = 0;
 	if (sig) {
 		us_log("sigmask: the handler of signal %d blocks SIGTRAP while "
 		       "it runs", sig);
@@ -467,7 +476,27 @@ static bool scan_blocked(void)
 	}
 	/* Under valgrind every thread's host mask blocks everything (valgrind
 	 * keeps the program's masks to itself): /proc cannot tell us. */
-	return !RUNNING_ON_VALGRIND && us_sigtrap_blocked_by_thread();
+	return !RUNNING_ON_VALGRIND && us_sigtrap_blocked_by_thread(who);
+}
+
+/*
+ * The thread this copy's last scan found blocking, and the verdict it
+ * belongs to (its blocked_until): a hint, per copy, under the runtime's
+ * mask lock. A "blocked" verdict stands only while that thread still
+ * blocks: a count of threads can stay the same while the blocker exits and
+ * another thread starts. One status read, not a scan. A verdict another
+ * copy made, or one without a thread, stands its 100 ms.
+ */
+static long hint_tid, hint_until;
+
+static bool blocker_gone(const struct us_mask_state *m)
+{
+	char state = 0;
+	bool musl = false;
+
+	if (!hint_tid || hint_until != m->blocked_until)
+		return false;
+	return thread_trap_mask(hint_tid, &state, &musl) == TRAP_OK;
 }
 
 /*
@@ -511,22 +540,25 @@ bool us_sigtrap_may_be_blocked(void)
 	unsigned long threads = us_alone() ? 1 : us_thread_links();
 	const char *e = getenv("USTATIC_MASK_SCAN");
 	bool always = (e && atoi(e) > 0) || !filtered_masks;
-	long now = now_ns();
+	long now = now_ns(), who;
 	bool blocked;
 
 	/* A thread in a signal handler that interrupted it asks again
 	 * without the cache: -EDEADLK is not an answer here. */
 	if (us_lock(&m->lock))
-		return scan_blocked();
+		return scan_blocked(&who);
 	if (m->checked && m->checked_epoch == epoch &&
 	    m->checked_threads == threads && threads &&
-	    (m->blocked ? now < m->blocked_until : !always)) {
+	    (m->blocked ? now < m->blocked_until && !blocker_gone(m) :
+	     !always)) {
 		blocked = m->blocked;
 	} else {
-		blocked = scan_blocked();
+		blocked = scan_blocked(&who);
 		m->checked = true;
 		m->blocked = blocked;
 		m->blocked_until = now + BLOCKED_KEEP_NS;
+		hint_tid = who;
+		hint_until = m->blocked_until;
 		m->checked_epoch = epoch;
 		m->checked_threads = threads;
 		US_COUNT(mask_scans, 1);

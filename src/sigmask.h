@@ -23,10 +23,11 @@ void us_sigmask_init(void);
  */
 bool us_sigtrap_may_be_blocked(void);
 
-/* Whether a thread blocks SIGTRAP now, or its mask cannot be read. libc's
- * passing start/exit masks are waited out while the thread can run (up
- * to 2 s; 200 ms asleep). */
-bool us_sigtrap_blocked_by_thread(void);
+/* Whether a thread blocks SIGTRAP now, or its mask cannot be read (*who:
+ * that thread, or 0 when the threads cannot be listed). libc's passing
+ * start/exit masks are waited out while the thread can run (up to 2 s;
+ * 200 ms asleep). */
+bool us_sigtrap_blocked_by_thread(long *who);
 
 /* A signal whose handler blocks SIGTRAP while it runs, or 0. */
 int us_sigtrap_masked_by_handler(void);

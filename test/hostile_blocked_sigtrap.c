@@ -169,8 +169,12 @@ static void check_inline_retargets(void)
 	CHECK_EQ(call_inline_tail(10), 11);
 }
 
-static void *nothing(void *arg)
+/* Keeps the process threaded, blocking nothing. */
+static volatile bool idle_stop;
+static void *idle(void *arg)
 {
+	while (!idle_stop)
+		usleep(1000);
 	return arg;
 }
 
@@ -178,7 +182,7 @@ int main(void)
 {
 	struct ustatic_stats st0, st;
 	size_t nt, ns, ntail;
-	pthread_t th;
+	pthread_t th, idler;
 	long rounds = test_scale(3000);
 	void (*const conds[4])(void) = { NULL, add_b, NULL, add_a };
 
@@ -194,13 +198,13 @@ int main(void)
 	sites_of(&STATIC_CALL_KEY(bs_cond), &nt, &ns, &ntail);
 	CHECK(nt > 0 && ns > 0);
 
-	/* A thread that ends at once: glibc no longer takes the process for
-	 * single-threaded, so the batches below place int3 (and install the
+	/* A thread that blocks nothing, alive throughout: the process is
+	 * threaded, so the batches below place int3 (and install the
 	 * library's SIGTRAP handler, which phase 2 replaces) as in any
 	 * threaded program, where they would otherwise write whole
-	 * instructions with no handler. */
-	CHECK_EQ(pthread_create(&th, NULL, nothing, NULL), 0);
-	CHECK_EQ(pthread_join(th, NULL), 0);
+	 * instructions with no handler. (A thread that ends at once would
+	 * do on glibc, whose flag stays "threaded", not on musl.) */
+	CHECK_EQ(pthread_create(&idler, NULL, idle, NULL), 0);
 
 	/* Before the hostile thread exists, int3 batches work. */
 	check_inline_retargets();
@@ -278,6 +282,8 @@ int main(void)
 	CHECK_EQ(sigaction(SIGTRAP, &lib, NULL), 0);
 	/* Handler back, no blocking thread: int3 batches again. */
 	check_inline_retargets();
+	idle_stop = true;
+	CHECK_EQ(pthread_join(idler, NULL), 0);
 	return T_EXIT_PASS;
 }
 #endif

@@ -50,10 +50,12 @@ static void block_all(void)
 	sigfillset(&s);
 	if (!strcmp(mode, "sighold"))
 		sighold(SIGTRAP);
+#ifdef __GLIBC__		/* BSD and GNU calls musl does not have */
 	else if (!strcmp(mode, "sigsetmask"))
 		sigsetmask(~0);
 	else if (!strcmp(mode, "sigblock"))
 		sigblock(~0);
+#endif
 	else if (!strcmp(mode, "sigset"))
 		sigset(SIGTRAP, SIG_HOLD);
 	else
@@ -97,7 +99,11 @@ static pthread_t replace(pthread_t t)
 	CHECK(!pthread_join(t, NULL));
 	sigfillset(&s);
 	CHECK(!pthread_attr_init(&at));
+#ifdef __GLIBC__
 	CHECK(!pthread_attr_setsigmask_np(&at, &s));
+#else
+	(void)s;
+#endif
 	CHECK(!pthread_create(&t, &at, fresh_worker, NULL));
 	while (!__atomic_load_n(&blocked, __ATOMIC_ACQUIRE))
 		sched_yield();
@@ -131,8 +137,10 @@ static int run(void)
 int main(int argc, char **argv)
 {
 	static const char *const modes[] = {
-		"control", "sighold", "sigsetmask", "sigblock", "sigset",
-		"attrmask",
+		"control", "sighold", "sigset",
+#ifdef __GLIBC__
+		"sigsetmask", "sigblock", "attrmask",
+#endif
 	};
 
 	if (!T_PATCHES_CODE)
