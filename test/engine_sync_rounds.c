@@ -10,6 +10,7 @@
 #include <ustatic.h>
 
 #include "engine.h"
+#include "sync.h"
 #include "stubs.h"
 #include "test.h"
 
@@ -22,18 +23,6 @@ int main(void)
 /* x86-64: guard, tails, first bytes; AArch64: single-store swaps. */
 #define ROUNDS (US_ARCH_USES_GUARDS ? 3 : 1)
 
-/* Whether glibc says this process has one thread (the engine asks it). */
-static bool single_threaded(void)
-{
-#if defined(__GLIBC__) && defined(__has_include)
-#if __has_include(<sys/single_threaded.h>)
-	extern char __libc_single_threaded;
-
-	return __libc_single_threaded;
-#endif
-#endif
-	return false;
-}
 
 static unsigned long rounds_for(size_t n, int to)
 {
@@ -81,7 +70,7 @@ int main(void)
 {
 	pthread_t th;
 
-	check_rounds("alone", single_threaded() ? 1 : ROUNDS);
+	check_rounds("alone", us_alone() ? 1 : ROUNDS);
 	CHECK_EQ(pthread_create(&th, NULL, idle, NULL), 0);
 	check_rounds("beside a thread", ROUNDS);
 	return T_EXIT_PASS;

@@ -88,24 +88,12 @@ static void test_all_or_nothing(void)
 	CHECK(!memcmp(before, stub_many, sizeof(before)));
 }
 
-/* Whether the engine takes this process for one with a single thread. */
-static bool single_threaded(void)
-{
-#if defined(__GLIBC__) && defined(__has_include)
-#if __has_include(<sys/single_threaded.h>)
-	extern char __libc_single_threaded;
-
-	return __libc_single_threaded;
-#endif
-#endif
-	return false;
-}
 
 /* Retargets stub_jmp 0->1->2->0 with the given writer and sync method:
  * one round per batch alone or on AArch64, else three. */
 static void test_methods(int wm, int sm)
 {
-	int rounds = US_ARCH_USES_GUARDS && !single_threaded() ? 3 : 1;
+	int rounds = US_ARCH_USES_GUARDS && !us_alone() ? 3 : 1;
 
 	struct us_patch p;
 	struct ustatic_stats a, b;
