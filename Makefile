@@ -11,6 +11,7 @@ PREFIX   ?= /usr/local
 LIBDIR   ?= $(PREFIX)/lib
 INCDIR   ?= $(PREFIX)/include
 MANDIR   ?= $(PREFIX)/share/man
+BINDIR   ?= $(PREFIX)/bin
 B        ?= build
 VERSION  := 0.1.0
 
@@ -99,7 +100,13 @@ TSAN_TESTS := static_call_basic static_call_stress static_key_basic \
 # The CMake package (find_package(ustatic)), from templates beside ustatic.pc.in.
 CMAKE_CFG := $(B)/ustatic-config.cmake $(B)/ustatic-config-version.cmake
 
-all: $(B)/libustatic.so $(B)/libustatic.a $(B)/ustatic.pc $(CMAKE_CFG)
+all: $(B)/libustatic.so $(B)/libustatic.a $(B)/ustatic.pc $(CMAKE_CFG) \
+	$(B)/tools/ustatic-ctl
+
+# The control client (man/ustatic-ctl.1): libc alone, no library of ours.
+$(B)/tools/ustatic-ctl: tools/ustatic-ctl.c $(B)/flags.stamp | $(SYSINC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE) $(DEPFLAGS) $< -o $@
 
 # $(B)/NAME.stamp holds a value and is rewritten only when it changes, so
 # that what depends on it is rebuilt then, and only then: the objects on
@@ -185,7 +192,7 @@ TEST_CFLAGS_registry_limits := -O1 -g0
 TEST_LDFLAGS_registry_limits := -lmo_key
 
 -include $(wildcard $(SO_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(HELPERS:.o=.d) \
-	$(TEST_LIBS:.so=.d))
+	$(TEST_LIBS:.so=.d) $(B)/tools/ustatic-ctl.d)
 
 tests: $(TESTS)
 
@@ -208,13 +215,17 @@ run: all
 bench: all
 	$(MAKE) -C bench run
 
+MAN1 := $(notdir $(wildcard man/*.1))
 MAN3 := $(notdir $(wildcard man/*.3))
 MAN7 := $(notdir $(wildcard man/*.7))
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
-		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(LIBDIR)/cmake/ustatic
+	install -m 755 $(B)/tools/ustatic-ctl $(DESTDIR)$(BINDIR)/
+	install -m 644 $(MAN1:%=man/%) $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 include/ustatic.h $(DESTDIR)$(INCDIR)/
 	install -m 755 $(B)/libustatic.so $(DESTDIR)$(LIBDIR)/libustatic.so.$(VERSION)
 	ln -sf libustatic.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libustatic.so.0
@@ -232,7 +243,8 @@ endif
 # What install put there. A live system keeps its directories; in a
 # staging tree (DESTDIR) they go too, as far as they are empty.
 uninstall:
-	rm -f $(DESTDIR)$(INCDIR)/ustatic.h \
+	rm -f $(DESTDIR)$(INCDIR)/ustatic.h $(DESTDIR)$(BINDIR)/ustatic-ctl \
+	      $(MAN1:%=$(DESTDIR)$(MANDIR)/man1/%) \
 	      $(DESTDIR)$(LIBDIR)/libustatic.so.$(VERSION) \
 	      $(DESTDIR)$(LIBDIR)/libustatic.so.0 \
 	      $(DESTDIR)$(LIBDIR)/libustatic.so \
@@ -246,7 +258,8 @@ uninstall:
 ifneq ($(DESTDIR),)
 	cd $(DESTDIR) && rmdir -p --ignore-fail-on-non-empty .$(LIBDIR)/pkgconfig \
 		.$(LIBDIR)/cmake \
-		.$(INCDIR) .$(MANDIR)/man3 .$(MANDIR)/man7 2>/dev/null || :
+		.$(INCDIR) .$(BINDIR) .$(MANDIR)/man1 .$(MANDIR)/man3 \
+		.$(MANDIR)/man7 2>/dev/null || :
 endif
 
 clean:

@@ -100,6 +100,19 @@ USTATIC_API int ustatic_batch_begin(void);
 USTATIC_API int ustatic_batch_commit(void);
 USTATIC_API int ustatic_batch_abort(void);
 
+/*
+ * Control from outside the process (ustatic-ctl(1)): a thread serves a
+ * Unix socket, $XDG_RUNTIME_DIR/ustatic/PID.sock or /tmp/ustatic-UID/PID.sock
+ * (mode 0600, in a private directory; peers of the same uid or root only),
+ * through which the debug sites and the named static keys and static calls
+ * are listed and changed. USTATIC_CONTROL=1 starts it at start-up. Start:
+ * 0, or -EALREADY, or -errno (no usable directory, socket, thread). Stop
+ * (joins the thread, closes every descriptor, removes the socket): 0 or
+ * -ESRCH when not serving. A fork child does not serve.
+ */
+USTATIC_API int ustatic_control_start(void);
+USTATIC_API int ustatic_control_stop(void);
+
 /* ------------------------------------------------------------------ */
 /* Static calls                                                        */
 /* ------------------------------------------------------------------ */

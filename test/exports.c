@@ -34,8 +34,11 @@ static bool wrapper(const char *name)
 
 static bool allowed(const char *name, const char *type)
 {
-	if (!strcmp(type, "A"))			/* the version node */
-		return !strcmp(name, "USTATIC_0.2");
+	if (!strcmp(type, "A"))			/* the version nodes */
+		return !strcmp(name, "USTATIC_0.2") ||
+		       !strcmp(name, "USTATIC_0.3");
+	if (!strncmp(name, "ustatic_control_", 16))	/* new in 0.3 */
+		return strstr(name, "@@USTATIC_0.3") != NULL;
 	if (!strncmp(name, "ustatic_", 8))
 		return strstr(name, "@@USTATIC_0.2") != NULL;
 	if (T_LIBC_MUSL && (!strcmp(name, "_init") || !strcmp(name, "_fini")))
