@@ -568,15 +568,20 @@ int ustatic_control_stop(void)
 	return err;
 }
 
-/* USTATIC_CONTROL=1: started by this constructor, after the library's
- * own start-up (priority 101) and before main(). See docs/DESIGN.md for
- * why here and not later. Not in a set-user-ID program (secure_getenv). */
-__attribute__((constructor)) static void control_from_env(void)
+/*
+ * USTATIC_CONTROL=1: called by the library's constructor (init.c), after
+ * its start-up and before main(), so that the static archive pulls this
+ * file in too. See docs/DESIGN.md for why then and not later. Not in a
+ * set-user-ID program (secure_getenv).
+ */
+void us_control_from_env(void)
 {
 	const char *e = secure_getenv("USTATIC_CONTROL");
 
+	if (e && atoi(e) > 0 && ustatic_control_start() == 0)
+		return;
 	if (e && atoi(e) > 0)
-		ustatic_control_start();
+		us_log("control: USTATIC_CONTROL=%s: not serving", e);
 }
 
 /* Exit: the socket file goes; the thread is told to stop, not waited for. */

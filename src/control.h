@@ -44,6 +44,10 @@ int us_ctl_dir(char *out, size_t size);
  * that holds it, for messages. 0 or -errno. */
 int us_ctl_private_dir(const char *path, uid_t uid);
 
+/* USTATIC_CONTROL=1 in the environment: start serving (from the
+ * library's constructor). */
+void us_control_from_env(void);
+
 /* How long a client may take to send a whole request, or to take a whole
  * reply, before it is dropped (ms). Tests lower it. */
 extern int us_ctl_timeout_ms;

@@ -16,8 +16,8 @@
  *   OK N                N: data lines (list, keys, help, version), sites
  *                       changed (query), the count (count), 0 (the rest)
  *   ERR -ERRNO MESSAGE  nothing was changed; MESSAGE says why
- * Every reply line is printable text: the core's lines have no control
- * character, and any that came would be sent as \ooo. A request longer
+ * Every reply line is printable ASCII: any other byte (a control
+ * character, a byte of a non-ASCII name) is sent as \ooo. A request longer
  * than the limit, or holding a NUL byte, is answered with ERR and the
  * connection is closed (the rest of the stream cannot be trusted to be
  * lines). Commands are case-sensitive; words are separated by blanks.
@@ -69,7 +69,7 @@ static int put_line(struct us_ctl_buf *b, const char *prefix, const char *text)
 	memcpy(b->p + b->len, prefix, np);
 	b->len += np;
 	for (const unsigned char *s = (const unsigned char *)text; *s; s++) {
-		if (*s < 0x20 || *s == 0x7f)
+		if (*s < 0x20 || *s >= 0x7f)
 			b->len += sprintf(b->p + b->len, "\\%03o", *s);
 		else
 			b->p[b->len++] = (char)*s;

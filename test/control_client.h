@@ -45,6 +45,20 @@ static inline int cc_connect(const char *path)
 	return fd;
 }
 
+/* Sends what it can; false if the server closed the connection. */
+static inline bool cc_send_try(int fd, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+
+		if (w <= 0)
+			return false;
+		s += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
 static inline void cc_send(int fd, const char *s, size_t n)
 {
 	while (n) {
