@@ -541,7 +541,12 @@ static int t_mask(void *arg)
 	(void)arg;
 	if (T_LIBC_MUSL)
 		SKIP("musl has no pthread_setname_np: the thread cannot be found by name");
+	char path[108];
+
 	CHECK_EQ(ustatic_control_start(), 0);
+	/* Past its start-up (glibc blocks everything while a thread starts). */
+	cc_path(path, sizeof(path), getpid());
+	check_served(path);
 	blk = server_sigblk();
 #define BIT(s) (1ull << ((s) - 1))
 	CHECK(!(blk & BIT(SIGTRAP)));
