@@ -69,6 +69,8 @@ bool us_key_fast(struct static_key *key, enum us_key_op op)
 		return load_count(key) > 0;
 	case US_KEY_DISABLE:
 		return load_count(key) == 0;
+	case US_KEY_COUNT:
+		return true;
 	}
 	return false;
 }
@@ -138,6 +140,8 @@ int us_key_replay(struct us_batch *b, struct us_key_change *c,
 				"static_branch_disable: the key is held by "
 				"static_branch_inc users"));
 		c->to = 0;
+		break;
+	case US_KEY_COUNT:
 		break;
 	}
 	return 0;

@@ -10,10 +10,12 @@
 
 #include <stdbool.h>
 
+#include "dyndbg.h"
 #include "engine.h"
 #include "registry.h"
 
-enum us_key_op { US_KEY_INC, US_KEY_DEC, US_KEY_ENABLE, US_KEY_DISABLE };
+/* enum us_key_op is dyndbg.h's (the control interface names it too);
+ * US_KEY_COUNT is no change and never reaches this file. */
 
 /* One key's change within a batch; lives until the batch finishes. */
 struct us_key_change {
