@@ -39,6 +39,8 @@ int us_key_hold(struct us_batch *b, struct us_key_change *c,
 int us_key_replay(struct us_batch *b, struct us_key_change *c,
 		  enum us_key_op op);
 void us_key_queue(struct us_batch *b, struct us_key_change *c);
+/* The same for c[0..n), sorted by key address: one pass over the jumps. */
+void us_key_queue_many(struct us_batch *b, struct us_key_change *c, size_t n);
 
 /* Registry lock held: queues what brings a new object's branches in line
  * with their keys. */
