@@ -35,7 +35,32 @@ static void *rel(const int32_t *field)
 	return (uint8_t *)field + *field;
 }
 
-/* The executable segment holding o's id (its ret stub). */
+/*
+ * The module name of an object, as the kernel's dynamic debug names a
+ * module: its file's basename. The executable (which the loader lists
+ * first, with an empty name) is named by /proc/self/exe, or by what it
+ * was invoked as when /proc cannot be read.
+ */
+static char *object_name(const char *path, bool main_program)
+{
+	char exe[4096];
+	const char *slash;
+
+	if (main_program || !path || !*path) {
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+		if (n > 0) {
+			exe[n] = 0;
+			path = exe;
+		} else {
+			path = program_invocation_name;
+		}
+	}
+	slash = strrchr(path, '/');
+	return strdup(slash ? slash + 1 : path);
+}
+
+/* The executable segment holding o's id (its ret stub), and its name. */
 static int find_text(struct dl_phdr_info *info, size_t size US_UNUSED,
 		     void *arg)
 {
@@ -49,10 +74,31 @@ static int find_text(struct dl_phdr_info *info, size_t size US_UNUSED,
 		    (uintptr_t)o->id >= s && (uintptr_t)o->id < s + ph->p_memsz) {
 			o->text_start = s;
 			o->text_end = s + ph->p_memsz;
+			o->name = object_name(info->dlpi_name,
+					      !info->dlpi_name ||
+					      !*info->dlpi_name);
 			return 1;
 		}
 	}
 	return 0;
+}
+
+/* The records as the header emits them, in the object's own data. The
+ * debug sites get their module name (ours, freed with the object, whose
+ * sites go with it). */
+static void read_names_and_sites(struct us_object *o,
+				 const struct ustatic_object_tables2 *t)
+{
+	const struct ustatic_name *nb = t->names_start, *ne = t->names_stop;
+	struct ustatic_dbg_site *db = (void *)t->dbg_start;
+	struct ustatic_dbg_site *de = (void *)t->dbg_stop;
+
+	o->names = nb;
+	o->nnames = nb ? (size_t)(ne - nb) : 0;
+	o->dbg = db;
+	o->ndbg = db ? (size_t)(de - db) : 0;
+	for (size_t i = 0; i < o->ndbg; i++)
+		o->dbg[i].module = o->name;
 }
 
 static int cmp_tramp(const void *a, const void *b)
@@ -115,15 +161,17 @@ static struct us_object *find_object(const void *id, struct us_object ***link)
 
 void us_registry_discard(struct us_object *o)
 {
+	free(o->name);
 	free(o->tramps);
 	free(o->sites);
 	free(o->jumps);
 	free(o);
 }
 
-struct us_object *us_registry_read(const struct ustatic_object_tables *t,
+struct us_object *us_registry_read(const struct ustatic_object_tables2 *t2,
 				   int *err)
 {
+	const struct ustatic_object_tables *t = &t2->base;
 	struct us_object *o;
 
 	us_assert_held(&us_registry_lock);
@@ -139,11 +187,14 @@ struct us_object *us_registry_read(const struct ustatic_object_tables *t,
 	o->ret_stub = (uint8_t *)t->ret_stub;
 	o->ret0_stub = (uint8_t *)t->ret0_stub;
 	dl_iterate_phdr(find_text, o);
-	if (read_tramps(o, t) || read_jumps(o, t)) {
+	if (!o->name)
+		o->name = strdup("?");
+	if (!o->name || read_tramps(o, t) || read_jumps(o, t)) {
 		us_registry_discard(o);
 		*err = -ENOMEM;
 		return NULL;
 	}
+	read_names_and_sites(o, t2);
 	return o;
 }
 

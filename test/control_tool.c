@@ -5,7 +5,10 @@
  * starts the server) and runs build/tools/ustatic-ctl against it: each
  * command's output and exit status (0 done, 1 refused by the process,
  * 2 usage or no way to ask), a process without a control socket, no such
- * process, a stale socket file.
+ * process, a stale socket file. The server has a debug site, a static key
+ * and a static call: `query 'file control_tool.c +p'` makes the site print
+ * (seen on its output), `-p` stops it, `enable ctl_tool_key` turns the
+ * branch on (the server says so), keys shows the call's target by name.
  */
 #include <fcntl.h>
 #include <stdarg.h>
@@ -20,6 +23,17 @@
 #include "test.h"
 
 static char tool[PATH_MAX];
+
+DEFINE_STATIC_KEY_FALSE(ctl_tool_key);
+/* Global, so that -rdynamic gives it a name keys can show. */
+int ctl_target_a(int x);
+int ctl_target_a(int x) { return x + 1; }
+DEFINE_STATIC_CALL(ctl_tool_call, ctl_target_a);
+
+static __attribute__((noinline)) void tick(int n)
+{
+	ustatic_pr_debug("control_tool tick %d", n);
+}
 
 /* Runs `tool args` (a shell word list); its output (stdout and stderr) to
  * out; returns its exit status. */
@@ -49,16 +63,50 @@ static int ctl(char *out, size_t size, const char *fmt, ...)
 	return WEXITSTATUS(st);
 }
 
-/* The server: says its pid, then waits for its input to end. */
+/* The server: says its pid, then runs commands from its input until it
+ * ends: p (run the debug site, then say "done"), k (say whether the
+ * key's branch is on). Its stderr is its stdout. */
 static int serve(void)
 {
+	int n = 0;
 	char c;
 
 	printf("ready %d\n", (int)getpid());
 	fflush(stdout);
-	while (read(0, &c, 1) > 0)
-		;
+	while (read(0, &c, 1) > 0) {
+		if (c == 'p') {
+			tick(++n);
+			printf("done\n");
+		} else if (c == 'k') {
+			printf("key %d call %d\n",
+			       static_branch_unlikely(&ctl_tool_key) ? 1 : 0,
+			       static_call(ctl_tool_call)(1));
+		}
+		fflush(stdout);
+	}
 	return 0;
+}
+
+/* Has the server run its site: whether it printed before "done". */
+static bool printed(int to, FILE *from)
+{
+	char line[256];
+	bool seen = false;
+
+	CHECK(write(to, "p", 1) == 1);
+	while (fgets(line, sizeof(line), from) && strcmp(line, "done\n"))
+		seen |= strstr(line, "control_tool tick") != NULL;
+	return seen;
+}
+
+static int key_on(int to, FILE *from)
+{
+	int k, c;
+
+	CHECK(write(to, "k", 1) == 1);
+	CHECK(fscanf(from, " key %d call %d", &k, &c) == 2);
+	CHECK_EQ(c, 2);
+	return k;
 }
 
 int main(int argc, char **argv)
@@ -87,6 +135,7 @@ int main(int argc, char **argv)
 	if (!pid) {
 		dup2(in[0], 0);
 		dup2(from[1], 1);
+		dup2(from[1], 2);
 		close(in[1]);
 		close(from[0]);
 		setenv("USTATIC_CONTROL", "1", 1);
@@ -110,13 +159,43 @@ int main(int argc, char **argv)
 	CHECK_EQ(ctl(out, sizeof(out), "%d version", spid), 0);
 	CHECK(!strcmp(out, "ustatic-control 1\n"));
 	CHECK_EQ(ctl(out, sizeof(out), "%d list", spid), 0);
+	CHECK(strstr(out, "control_tool.c:"));
+	CHECK(strstr(out, "[control_tool]tick =_ \"control_tool tick %d\""));
 	CHECK_EQ(ctl(out, sizeof(out), "%d keys", spid), 0);
+	CHECK(strstr(out, "key control_tool:ctl_tool_key disabled count 0"));
+	CHECK(strstr(out, "call control_tool:ctl_tool_call target ctl_target_a"));
 	CHECK_EQ(ctl(out, sizeof(out), "%d help", spid), 0);
 	CHECK(strstr(out, "query QUERY"));
 	CHECK_EQ(ctl(out, sizeof(out), "%d query 'file nosuch.c +p'", spid), 0);
 	CHECK(strstr(out, "0 debug sites changed"));
 	CHECK_EQ(ctl(out, sizeof(out), "%d query 'bogus +p'", spid), 1);
 	CHECK(strstr(out, "ustatic-ctl: "));
+	/* The site prints only while +p. */
+	CHECK(!printed(in[1], f));
+	CHECK_EQ(ctl(out, sizeof(out), "%d query 'file control_tool.c +p'", spid), 0);
+	CHECK(strstr(out, "1 debug site changed"));
+	CHECK(printed(in[1], f));
+	CHECK(printed(in[1], f));
+	CHECK_EQ(ctl(out, sizeof(out), "%d list", spid), 0);
+	CHECK(strstr(out, "[control_tool]tick =p "));
+	CHECK_EQ(ctl(out, sizeof(out), "%d query file control_tool.c -p", spid), 0);
+	CHECK(strstr(out, "1 debug site changed"));
+	CHECK(!printed(in[1], f));
+	/* The key. */
+	CHECK_EQ(key_on(in[1], f), 0);
+	CHECK_EQ(ctl(out, sizeof(out), "%d enable ctl_tool_key", spid), 0);
+	CHECK_EQ(key_on(in[1], f), 1);
+	CHECK_EQ(ctl(out, sizeof(out), "%d count control_tool:ctl_tool_key", spid), 0);
+	CHECK(!strcmp(out, "1\n"));
+	CHECK_EQ(ctl(out, sizeof(out), "%d inc ctl_tool_key", spid), 0);
+	CHECK_EQ(ctl(out, sizeof(out), "%d disable ctl_tool_key", spid), 1);
+	CHECK(strstr(out, "Device or resource busy"));	/* count 2 */
+	CHECK_EQ(ctl(out, sizeof(out), "%d dec ctl_tool_key", spid), 0);
+	CHECK_EQ(ctl(out, sizeof(out), "%d disable ctl_tool_key", spid), 0);
+	CHECK_EQ(key_on(in[1], f), 0);
+	CHECK_EQ(ctl(out, sizeof(out), "%d dec ctl_tool_key", spid), 1);
+	CHECK_EQ(ctl(out, sizeof(out), "%d keys", spid), 0);
+	CHECK(strstr(out, "key control_tool:ctl_tool_key disabled count 0"));
 	CHECK_EQ(ctl(out, sizeof(out), "%d enable no_such_key_anywhere", spid), 1);
 	CHECK_EQ(ctl(out, sizeof(out), "%d count no_such_key_anywhere", spid), 1);
 

@@ -230,8 +230,13 @@ static int read_reply(int fd, long long deadline, long *value)
 				char *msg;
 				long e = strtol(line + 4, &msg, 10);
 
-				fprintf(stderr, "%s: %s (%s)\n", prog,
-					*msg ? msg + 1 : "error", strerror((int)-e));
+				const char *why = strerror((int)-e);
+
+				msg = *msg ? msg + 1 : (char *)"error";
+				if (strstr(msg, why))	/* said already */
+					fprintf(stderr, "%s: %s\n", prog, msg);
+				else
+					fprintf(stderr, "%s: %s (%s)\n", prog, msg, why);
 				return 1;
 			} else {
 				fprintf(stderr, "%s: malformed reply line: %.80s\n",
