@@ -141,21 +141,29 @@ static void fork_parent(void)
 	pthread_mutex_unlock(&ctl_lock);
 }
 
-/* Async-signal-safe only: the child of a threaded process. The clients'
- * buffers are left (the thread that owned them is not here; they are
- * small and bounded); their descriptors are closed. */
+/*
+ * Async-signal-safe only: the child of a threaded process. Descriptors
+ * are closed; the clients' buffers stay with their slots (the thread that
+ * was changing them is not here: grow() keeps each pointing at a live
+ * block at every instant) and are reused by a server the child starts.
+ */
 static void fork_child(void)
 {
 	if (S.running) {
-		for (int i = 0; i < MAX_CLIENTS; i++)
-			if (S.clients[i].fd.fd >= 0)
-				close(S.clients[i].fd.fd);
+		for (int i = 0; i < MAX_CLIENTS; i++) {
+			struct client *c = &S.clients[i];
+
+			if (c->fd.fd >= 0)
+				close(c->fd.fd);
+			c->fd.fd = -1;
+		}
 		if (S.lfd.fd >= 0)
 			close(S.lfd.fd);
 		if (S.wfd.fd >= 0)
 			close(S.wfd.fd);
-		memset(&S, 0, sizeof(S));
 		S.lfd.fd = S.wfd.fd = -1;
+		S.running = false;
+		S.pid = 0;
 	}
 	pthread_mutex_unlock(&fd_lock);
 	pthread_mutex_unlock(&ctl_lock);
@@ -497,7 +505,11 @@ static int start_locked(void)
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
 		return us_fail(-ENAMETOOLONG, "ustatic_control_start: socket path");
 	for (int i = 0; i < MAX_CLIENTS; i++) {
-		S.clients[i] = (struct client){ .fd = { .fd = -1 } };
+		struct client *c = &S.clients[i];
+
+		c->fd.fd = -1;	/* a fork child's old buffers are kept */
+		c->in_len = c->out.len = c->out_off = 0;
+		c->out.full = c->close_after = false;
 	}
 	err = listen_at(&sa);
 	if (err)

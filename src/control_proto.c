@@ -36,7 +36,7 @@
 static bool grow(struct us_ctl_buf *b, size_t more)
 {
 	size_t cap;
-	char *p;
+	char *p, *old;
 
 	if (b->len + more <= b->cap)
 		return true;
@@ -49,13 +49,19 @@ static bool grow(struct us_ctl_buf *b, size_t more)
 		cap *= 2;
 	if (cap > US_CTL_REPLY_MAX)
 		cap = US_CTL_REPLY_MAX;
-	p = realloc(b->p, cap);
+	/* Not realloc: b->p must name a live block at every instant, for a
+	 * fork child (control.c) that keeps the buffer of a thread it lost. */
+	p = malloc(cap);
 	if (!p) {
 		b->full = true;
 		return false;
 	}
-	b->p = p;
+	if (b->len)
+		memcpy(p, b->p, b->len);
+	old = b->p;
+	__atomic_store_n(&b->p, p, __ATOMIC_RELAXED);
 	b->cap = cap;
+	free(old);
 	return true;
 }
 
@@ -90,10 +96,14 @@ static int emit(void *ctx, const char *line)
 	return err;
 }
 
+/* Forgotten before freed: see grow(). */
 void us_ctl_buf_free(struct us_ctl_buf *b)
 {
-	free(b->p);
+	char *p = b->p;
+
+	__atomic_store_n(&b->p, NULL, __ATOMIC_RELAXED);
 	*b = (struct us_ctl_buf){ 0 };
+	free(p);
 }
 
 /* Replaces whatever data lines were added since mark with the error. */
