@@ -87,15 +87,17 @@ SAN_TESTS := static_call_basic static_call_stress static_key_basic \
 	trap_longjmp shstk_self_signal updater_sync_signals stats_truthful \
 	bad_targets sigtrap_foreign engine_write_failures debug_messages \
 	engine_stuck_guards sigtrap_sent_storm sigtrap_chain_flags \
-	server_sigwait copies exports writer_no_wx writer_lazy_fd
-# Not under sanitizers: writer_maps_reads (it defines open() and fopen(),
+	server_sigwait copies exports writer_no_wx writer_lazy_fd \
+	control_fuzz control_tool
+# Not under sanitizers: control_socket (it forks while its server thread
+# runs, and its children change uid), writer_maps_reads (it defines open() and fopen(),
 # which the sanitizers intercept), hostile_no_proc (LeakSanitizer needs /proc),
 # cancel_inside (ASan's sigaltstack interceptor trips over a cancelled
 # thread's unwinding), unload_library (a host built without the
 # sanitizer's run-time loads the library).
 TSAN_TESTS := static_call_basic static_call_stress static_key_basic \
 	static_key_stress transaction multi_object key_counting txn_compose \
-	txn_record_fail server_sigwait copies
+	txn_record_fail server_sigwait copies control_fuzz
 
 # The CMake package (find_package(ustatic)), from templates beside ustatic.pc.in.
 CMAKE_CFG := $(B)/ustatic-config.cmake $(B)/ustatic-config-version.cmake
