@@ -245,15 +245,27 @@ static int parse_match(struct us_query *q, struct word *k, struct word *v,
 	return 0;
 }
 
-/* Words w[0..n) are one query (no ';' among them, n >= 1). */
+static bool is_flags(const struct word *v)
+{
+	return strchr("+-=", v->text[0]) && v->text[0];
+}
+
+/* Words w[0..n) are one query (no ';' among them, n >= 1): the last is
+ * the flags, the others keyword-value pairs. */
 static int parse_one(struct us_query *q, struct word *w, size_t n,
 		     char *err, size_t errlen)
 {
-	size_t i;
 	int r;
 
 	*q = (struct us_query){ .op = 0 };
-	for (i = 0; i + 1 < n; i += 2) {
+	if (!is_flags(&w[n - 1]))
+		return fail(err, errlen, w[n - 1].col, "the query must end "
+			    "with flags (+p, -p, =p, ...), not", w[n - 1].raw,
+			    w[n - 1].rawlen);
+	for (size_t i = 0; i + 1 < n; i += 2) {
+		if (is_flags(&w[i]))
+			return fail(err, errlen, w[i].col, "flags come last, "
+				    "once:", w[i].raw, w[i].rawlen);
 		if (i + 2 == n)
 			return fail(err, errlen, w[i].col, "no value (or no "
 				    "flags after it) for", w[i].raw,
