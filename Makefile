@@ -180,6 +180,15 @@ $(B)/test/libcopy_abi2.so: test/copies/copy.c $(B)/abi2/libustatic.a
 		-Wl,--exclude-libs,ALL $(LDLIBS)
 $(B)/abi2/libustatic.a: $(LIB_SRC)
 	$(MAKE) -s B=$(B)/abi2 CFLAGS='$(CFLAGS) -DUS_RUNTIME_ABI=2' $@
+# Dynamic debug: plugins dlopen'd beside the executable's sites and names.
+# names_list links the archive (it asks the hidden layer) and loads a copy
+# of the plugin that takes the library from the executable (-rdynamic).
+TEST_LIB_dyndbg_plugin := $(TEST_LIB_multi_object)
+$(B)/test/dyndbg_plugin: $(B)/test/libdd_plugin.so
+$(B)/test/names_list: $(B)/test/libdd_plugin_bare.so
+$(B)/test/libdd_plugin_bare.so: test/lib/dd_plugin.c $(B)/flags.stamp | $(SYSINC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE) -fPIC -shared $< -o $@
 # 20,000 sites in one file: -O1 without debug info keeps its build short.
 TEST_CFLAGS_registry_limits := -O1 -g0
 TEST_LDFLAGS_registry_limits := -lmo_key
