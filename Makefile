@@ -86,7 +86,9 @@ SAN_TESTS := static_call_basic static_call_stress static_key_basic \
 	trap_longjmp shstk_self_signal updater_sync_signals stats_truthful \
 	bad_targets sigtrap_foreign engine_write_failures debug_messages \
 	engine_stuck_guards sigtrap_sent_storm sigtrap_chain_flags \
-	server_sigwait copies exports writer_no_wx writer_lazy_fd
+	server_sigwait copies exports writer_no_wx writer_lazy_fd \
+	dyndbg_parse dyndbg_output dyndbg_threads dyndbg_plugin dyndbg_env \
+	dyndbg_fuzz names_list
 # Not under sanitizers: writer_maps_reads (it defines open() and fopen(),
 # which the sanitizers intercept), hostile_no_proc (LeakSanitizer needs /proc),
 # cancel_inside (ASan's sigaltstack interceptor trips over a cancelled
@@ -94,7 +96,7 @@ SAN_TESTS := static_call_basic static_call_stress static_key_basic \
 # sanitizer's run-time loads the library).
 TSAN_TESTS := static_call_basic static_call_stress static_key_basic \
 	static_key_stress transaction multi_object key_counting txn_compose \
-	txn_record_fail server_sigwait copies
+	txn_record_fail server_sigwait copies dyndbg_threads dyndbg_plugin
 
 # The CMake package (find_package(ustatic)), from templates beside ustatic.pc.in.
 CMAKE_CFG := $(B)/ustatic-config.cmake $(B)/ustatic-config-version.cmake

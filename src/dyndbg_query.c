@@ -393,11 +393,17 @@ static bool same(const char *a, const char *b)
 	return a == b || (a && b && !strcmp(a, b));
 }
 
+static bool matches_all(const struct us_query *q)
+{
+	return !q->file && !q->func && !q->module && !q->format &&
+	       !q->has_line;
+}
+
 /*
- * Whether `later` makes `earlier` useless for every site: same match
- * (so the same sites) and every flag bit earlier sets or clears is set or
- * cleared again by later. Per bit, the last query that touches it wins,
- * so dropping earlier changes no result.
+ * Whether `later` makes `earlier` useless for every site: it matches the
+ * same sites (the same match, or no match at all: every site) and sets or
+ * clears again every flag bit earlier sets or clears. Per bit, the last
+ * query that touches it wins, so dropping earlier changes no result.
  */
 bool us_query_overrides(const struct us_query *later,
 			const struct us_query *earlier)
@@ -405,12 +411,15 @@ bool us_query_overrides(const struct us_query *later,
 	unsigned int touched = earlier->op == '=' ? US_DD_ALL : earlier->mask;
 	unsigned int covers = later->op == '=' ? US_DD_ALL : later->mask;
 
+	if ((touched & ~covers) != 0)
+		return false;
+	if (matches_all(later))
+		return true;
 	return same(later->file, earlier->file) &&
 	       same(later->func, earlier->func) &&
 	       same(later->module, earlier->module) &&
 	       same(later->format, earlier->format) &&
 	       later->has_line == earlier->has_line &&
 	       (!later->has_line || (later->lo == earlier->lo &&
-				     later->hi == earlier->hi)) &&
-	       (touched & ~covers) == 0;
+				     later->hi == earlier->hi));
 }
