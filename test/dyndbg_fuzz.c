@@ -178,7 +178,7 @@ int main(void)
 	double secs = ss ? atof(ss) : test_scale(30) / 10.0;
 	double end = t_now() + secs;
 	char q[512];
-	long n = 0, ok = 0;
+	long n = 0;
 
 	rng = sd ? strtoull(sd, NULL, 0) : (uint64_t)time(NULL) * 2654435761u + 1;
 	CHECK_EQ(ustatic_dyndbg_set_sink(discard, NULL), 0);
@@ -191,7 +191,6 @@ int main(void)
 		default: mutated(q, sizeof(q)); break;
 		}
 		check(q);
-		ok += q[0] != 0;
 		if (rnd(50) == 0) {
 			check("=_");
 			CHECK(!strstr(dd_listing(), " =p"));
