@@ -10,9 +10,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "dyndbg.h"
 #include "test.h"
+
+/* The generic build registers no object: no debug sites, no names. */
+static inline void dd_need_registry(void)
+{
+#ifndef USTATIC_PATCHING
+	SKIP("the generic build registers no object: no debug sites, no names");
+#endif
+}
+
+/* t_run_self()'s status: 0 for success; skips where the test cannot run
+ * itself again (qemu-user without binfmt_misc). */
+static inline int dd_child(int status)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		SKIP("cannot re-execute myself here (qemu-user without binfmt)");
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
 
 struct dd_find {
 	char key[128];			/* "file.c:LINE " */

@@ -49,11 +49,12 @@ int main(int argc, char **argv)
 	int fd, saved = dup(2);
 	ssize_t n;
 
+	dd_need_registry();
 	if (argc > 1)
 		return child(argv[1]);
 	CHECK_EQ(early(), 0);
-	CHECK_EQ(t_run_self("USTATIC_DYNDBG=func early +p; file dyndbg_env.c +f",
-			    "on", NULL), 0);
+	CHECK_EQ(dd_child(t_run_self("USTATIC_DYNDBG=func early +p; "
+				     "file dyndbg_env.c +f", "on", NULL)), 0);
 
 	fd = mkstemp(path);
 	CHECK(fd >= 0);
@@ -61,7 +62,7 @@ int main(int argc, char **argv)
 	dup2(fd, 2);
 	n = t_run_self("USTATIC_DYNDBG=func early +p; fiel x +p", "off", NULL);
 	dup2(saved, 2);
-	CHECK_EQ(n, 0);
+	CHECK_EQ(dd_child((int)n), 0);
 	n = pread(fd, out, sizeof(out) - 1, 0);
 	CHECK(n > 0);
 	out[n] = 0;

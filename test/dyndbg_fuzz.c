@@ -180,6 +180,7 @@ int main(void)
 	char q[512];
 	long n = 0;
 
+	dd_need_registry();
 	rng = sd ? strtoull(sd, NULL, 0) : (uint64_t)time(NULL) * 2654435761u + 1;
 	CHECK_EQ(ustatic_dyndbg_set_sink(discard, NULL), 0);
 	printf("seed %llu (USTATIC_FUZZ_SEED to replay), %.1f s\n",

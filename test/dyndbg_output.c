@@ -71,6 +71,7 @@ int main(void)
 	char want[256], got[2048], mod[64];
 	int before;
 
+	dd_need_registry();
 	snprintf(mod, sizeof(mod), "dyndbg_output");
 	memset(big, 'x', sizeof(big) - 1);
 

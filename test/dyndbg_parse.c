@@ -111,6 +111,7 @@ static void fails(const char *query, const char *col, const char *word)
 
 int main(void)
 {
+	dd_need_registry();
 	alpha(0);
 	alpha_two(0);
 	beta();

@@ -51,6 +51,7 @@ int main(int argc, char **argv)
 	void *h;
 	int (*say)(int);
 
+	dd_need_registry();
 	if (argc > 1 && !strcmp(argv[1], "env"))
 		return child_env();
 	CHECK_EQ(ustatic_dyndbg_set_sink(dd_capture_sink, &cap), 0);
@@ -77,8 +78,8 @@ int main(int argc, char **argv)
 	CHECK_EQ(dlclose(h), 0);
 
 	/* USTATIC_DYNDBG reaches a plugin loaded later. */
-	CHECK_EQ(t_run_self("USTATIC_DYNDBG=module libdd_plugin.so +pf; func dd_plugin_say +m",
-			    "env", NULL), 0);
+	CHECK_EQ(dd_child(t_run_self("USTATIC_DYNDBG=module libdd_plugin.so +pf; "
+				     "func dd_plugin_say +m", "env", NULL)), 0);
 	puts("ok");
 	return 0;
 }

@@ -150,6 +150,7 @@ int main(void)
 	long total = 0;
 	double secs = test_scale(20) / 10.0;
 
+	dd_need_registry();
 	CHECK(ustatic_dyndbg_query("func say +p") == 1);
 
 	/* 1. stderr is a pipe. */

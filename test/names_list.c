@@ -71,6 +71,7 @@ int main(void)
 	char buf[128], msg[256], path[PATH_MAX];
 	void *h;
 
+	dd_need_registry();
 	/* Messages: by the recorded name. */
 	CHECK(!strcmp(us_symbol(&hidden_key.key, buf, sizeof(buf)), "hidden_key"));
 	CHECK(!strcmp(us_symbol(&t_arr[2].key, buf, sizeof(buf)), "t_arr[2]"));
