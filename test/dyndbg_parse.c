@@ -3,7 +3,7 @@
  * The query language (src/dyndbg_query.c) on this test's own sites:
  * every keyword, line ranges, globs on file, func and module, formats
  * (substring, ^anchored, quoted, escaped), +, - and = with each flag,
- * several queries in one string, the count of sites changed; malformed
+ * several queries in one string (one batch), the count of sites changed; malformed
  * queries fail with -EINVAL, a message naming the column and the word,
  * and change nothing.
  */
@@ -173,6 +173,17 @@ int main(void)
 	expect(line_b, "t");
 	expect(line_c, "pf");
 	expect(line_d, "pf");
+	/* One query string, one batch, however many sites it switches. */
+	{
+		struct ustatic_stats s0, s1;
+
+		reset();
+		ustatic_get_stats(&s0);
+		CHECK_EQ(q("func alpha* +p; func beta +p"), 4);
+		ustatic_get_stats(&s1);
+		CHECK_EQ(s1.batches - s0.batches, 1);
+		reset();
+	}
 	CHECK_EQ(q("func alpha +p\nfunc alpha +f"), 1);
 	expect(line_a, "pf");
 	CHECK_EQ(q(" ; ;; "), 0);			/* empty queries */
