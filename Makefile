@@ -188,7 +188,7 @@ $(B)/abi2/libustatic.a: $(LIB_SRC)
 TEST_LIB_dyndbg_plugin := $(TEST_LIB_multi_object)
 $(B)/test/dyndbg_plugin: $(B)/test/libdd_plugin.so
 $(B)/test/names_list: $(B)/test/libdd_plugin_bare.so
-$(B)/test/libdd_plugin_bare.so: test/lib/dd_plugin.c $(B)/flags.stamp | $(SYSINC)
+$(B)/test/libdd_plugin_bare.so: test/lib/dd_plugin.c include/ustatic.h $(B)/flags.stamp | $(SYSINC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE) -fPIC -shared $< -o $@
 # 20,000 sites in one file: -O1 without debug info keeps its build short.

@@ -109,6 +109,9 @@ static void log_commit(struct us_query *q, size_t n)
 		else
 			qlog[kept++] = qlog[i];
 	}
+	nlog = kept;
+	if (!n)
+		return;
 	memcpy(qlog + kept, q, n * sizeof(*q));
 	nlog = kept + n;
 	memset(q, 0, n * sizeof(*q));	/* the strings are the log's now */
@@ -129,7 +132,7 @@ static int plan_object(struct us_dyndbg_plan *p, struct us_object *o,
 		       const struct us_query *q, size_t n)
 {
 	for (size_t i = 0; i < o->ndbg; i++) {
-		struct ustatic_dbg_site *s = &o->dbg[i];
+		struct ustatic_dbg_site *s = o->dbg[i];
 		unsigned int was = flags_of(s), f = replay(q, n, s, was);
 
 		if (f == was)
@@ -157,7 +160,8 @@ static int queue_plan(struct us_batch *b, struct us_dyndbg_plan *p)
 {
 	size_t nk = 0;
 
-	qsort(p->v, p->n, sizeof(*p->v), cmp_site);
+	if (p->n)
+		qsort(p->v, p->n, sizeof(*p->v), cmp_site);
 	if (!p->keys)
 		p->keys = calloc(p->n + 1, sizeof(*p->keys));
 	if (!p->keys)
@@ -385,7 +389,7 @@ int us_dyndbg_list(us_emit_fn emit, void *ctx)
 	us_lock(&us_registry_lock);
 	us_for_each_object(o)
 		for (size_t i = 0; !r && i < o->ndbg; i++) {
-			const struct ustatic_dbg_site *s = &o->dbg[i];
+			const struct ustatic_dbg_site *s = o->dbg[i];
 
 			escape(fmt, sizeof(fmt), s->format);
 			us_dyndbg_flags_string(flags_of(s), flags);

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include <ustatic.h>
+
 #include "dyndbg.h"
 #include "test.h"
 
