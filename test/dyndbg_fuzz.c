@@ -193,8 +193,12 @@ int main(void)
 		}
 		check(q);
 		if (rnd(50) == 0) {
+			char *all;
+
 			check("=_");
-			CHECK(!strstr(dd_listing(), " =p"));
+			all = dd_listing();
+			CHECK(!strstr(all, " =p"));
+			free(all);
 		}
 		if (n % 1000 == 0) {
 			s1(1); s2(2); s3(3); s4();
