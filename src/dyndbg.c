@@ -78,7 +78,7 @@ static int log_reserve(const struct us_query *q, size_t n, char *err,
 {
 	size_t kept = 0;
 
-	for (size_t i = 0; i < nlog; i++)
+	for (size_t i = 0; n <= LOG_MAX && i < nlog; i++)
 		kept += !overridden(&qlog[i], q, n);
 	if (kept + n > LOG_MAX) {
 		snprintf(err, errlen, "more than %d distinct queries to keep "

@@ -75,6 +75,18 @@ static int unescape(const char **p)
 	return c;
 }
 
+/* How far the word at p runs (at most what it unescapes to, plus one):
+ * its allocation, so that many words cost their own length, not the
+ * rest of the query each. */
+static size_t raw_length(const char *p, char quote)
+{
+	const char *e = p;
+
+	while (*e && (quote ? *e != quote : !strchr(" \t\r\n;", *e)))
+		e += (*e == '\\' && e[1]) ? 2 : 1;
+	return (size_t)(e - p);
+}
+
 /* One word starting at s[*pos]; appends it to w. */
 static int lex_word(const char *s, size_t *pos, struct words *w, char *err,
 		    size_t errlen)
@@ -82,7 +94,7 @@ static int lex_word(const char *s, size_t *pos, struct words *w, char *err,
 	const char *p = s + *pos, *start = p;
 	char quote = (*p == '"' || *p == '\'') ? *p++ : 0;
 	size_t len = 0;
-	char *text = malloc(strlen(p) + 1);
+	char *text = malloc(raw_length(p, quote) + 1);
 
 	if (!text)
 		return -ENOMEM;

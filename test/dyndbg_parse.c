@@ -15,6 +15,7 @@
 #include <ustatic.h>
 
 #include "dd.h"
+#include "helpers.h"
 
 #define F "dyndbg_parse.c"	/* __FILE__ is test/dyndbg_parse.c */
 
@@ -225,6 +226,23 @@ int main(void)
 	fails("func alpha +p; file", "column 16:", "'file'");
 	fails("func beta =p; func alpha =p; bogus 1 +p", "column 30:", "'bogus'");
 	fails("func alpha +p;;module", "column 16:", "'module'");
+	/* A long query costs its length: 200,000 words (each word's buffer
+	 * was once the rest of the query: ~140 GB). */
+	{
+		size_t n = 200000, len = n * 7 + 3;
+		char *big = malloc(len + 1), err[256];
+		double t0 = t_now();
+
+		CHECK(big);
+		for (size_t i = 0; i < n; i++)
+			memcpy(big + 7 * i, "func a ", 7);
+		memcpy(big + 7 * n, "+p", 3);
+		CHECK_EQ(us_dyndbg_query(big, err, sizeof(err)), -EINVAL);
+		CHECK(strstr(err, "column 8: keyword given twice"));
+		printf("200,000 words: %.3f s\n", t_now() - t0);
+		CHECK(t_now() - t0 < 10);
+		free(big);
+	}
 	CHECK_EQ(ustatic_dyndbg_query("nonsense"), -EINVAL);
 	CHECK_EQ(ustatic_dyndbg_query(NULL), -EINVAL);
 	expect(line_a, "p");
