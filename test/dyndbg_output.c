@@ -5,7 +5,9 @@
  * ("[tid] module:func:line: msg"); to stderr with a newline, in one
  * write; to a sink without it; a line longer than the buffer is cut and
  * marked; NULL restores stderr; errno is kept; a disabled site prints
- * nothing.
+ * nothing; from inside a sink, a swap is refused and a site prints to
+ * stderr; a fork child of a process with a thread inside the sink can
+ * swap and print.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +18,7 @@
 #include <ustatic.h>
 
 #include "dd.h"
+#include "helpers.h"
 
 static int site_line;
 
@@ -33,6 +36,25 @@ __attribute__((noinline)) static void say_big(void)
 }
 
 static struct dd_capture cap = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* A sink that swaps the sink (refused) and prints from a site (which
+ * goes to stderr, not back into it). */
+static int inner_swap = 1, inner_calls;
+
+__attribute__((noinline)) static void from_sink(void)
+{
+	ustatic_pr_debug("printed from the sink\n");
+}
+
+static void nested_sink(void *ctx, const char *line, size_t len)
+{
+	(void)ctx;
+	(void)line;
+	(void)len;
+	inner_calls++;
+	inner_swap = ustatic_dyndbg_set_sink(NULL, NULL);
+	from_sink();
+}
 
 static const char *last(void)
 {
@@ -64,6 +86,49 @@ static void from_stderr(char *out, size_t size)
 	CHECK(n >= 0);
 	out[n] = 0;
 	close(fd);
+}
+
+static volatile int in_slow, release_slow;
+
+static void slow_sink(void *ctx, const char *line, size_t len)
+{
+	(void)ctx;
+	(void)line;
+	(void)len;
+	__atomic_store_n(&in_slow, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&release_slow, __ATOMIC_ACQUIRE))
+		usleep(1000);
+}
+
+static void *print_slowly(void *arg)
+{
+	(void)arg;
+	say("slow", 1);
+	return NULL;
+}
+
+static int child_swaps(void *arg)
+{
+	(void)arg;
+	CHECK_EQ(ustatic_dyndbg_set_sink(dd_capture_sink, &cap), 0);
+	cap.n = 0;
+	say("child", 2);
+	CHECK_EQ(cap.n, 1);
+	return 0;
+}
+
+static void fork_while_in_sink(void)
+{
+	pthread_t th;
+
+	q("func say =p");
+	CHECK_EQ(ustatic_dyndbg_set_sink(slow_sink, NULL), 0);
+	CHECK_EQ(pthread_create(&th, NULL, print_slowly, NULL), 0);
+	while (!__atomic_load_n(&in_slow, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	CHECK_EQ(t_fork_run(child_swaps, NULL, 10), 0);
+	__atomic_store_n(&release_slow, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
 }
 
 int main(void)
@@ -132,6 +197,19 @@ int main(void)
 	q("func say -p");
 	from_stderr(got, sizeof(got));
 	CHECK(!strcmp(got, ""));
+
+	/* From inside a sink: no swap, no recursion. */
+	q("func say =p; func from_sink +p");
+	CHECK_EQ(ustatic_dyndbg_set_sink(nested_sink, NULL), 0);
+	from_stderr(got, sizeof(got));
+	CHECK_EQ(inner_swap, -EDEADLK);
+	CHECK_EQ(inner_calls, 1);
+	CHECK(!strcmp(got, "printed from the sink\n"));
+	CHECK_EQ(ustatic_dyndbg_set_sink(NULL, NULL), 0);
+
+	/* A fork child while another thread sits in the sink: the child
+	 * swaps and prints. */
+	fork_while_in_sink();
 	puts("ok");
 	return 0;
 }
