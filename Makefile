@@ -88,7 +88,8 @@ SAN_TESTS := static_call_basic static_call_stress static_key_basic \
 	bad_targets sigtrap_foreign engine_write_failures debug_messages \
 	engine_stuck_guards sigtrap_sent_storm sigtrap_chain_flags \
 	server_sigwait copies exports writer_no_wx writer_lazy_fd \
-	control_fuzz control_tool
+	dyndbg_parse dyndbg_output dyndbg_threads dyndbg_plugin dyndbg_env \
+	dyndbg_fuzz names_list control_fuzz control_tool
 # Not under sanitizers: control_socket (it forks while its server thread
 # runs, and its children change uid), writer_maps_reads (it defines open() and fopen(),
 # which the sanitizers intercept), hostile_no_proc (LeakSanitizer needs /proc),
@@ -97,7 +98,8 @@ SAN_TESTS := static_call_basic static_call_stress static_key_basic \
 # sanitizer's run-time loads the library).
 TSAN_TESTS := static_call_basic static_call_stress static_key_basic \
 	static_key_stress transaction multi_object key_counting txn_compose \
-	txn_record_fail server_sigwait copies control_fuzz
+	txn_record_fail server_sigwait copies dyndbg_threads dyndbg_plugin \
+	control_fuzz
 
 # The CMake package (find_package(ustatic)), from templates beside ustatic.pc.in.
 CMAKE_CFG := $(B)/ustatic-config.cmake $(B)/ustatic-config-version.cmake
@@ -189,6 +191,15 @@ $(B)/test/libcopy_abi2.so: test/copies/copy.c $(B)/abi2/libustatic.a
 		-Wl,--exclude-libs,ALL $(LDLIBS)
 $(B)/abi2/libustatic.a: $(LIB_SRC)
 	$(MAKE) -s B=$(B)/abi2 CFLAGS='$(CFLAGS) -DUS_RUNTIME_ABI=2' $@
+# Dynamic debug: plugins dlopen'd beside the executable's sites and names.
+# names_list links the archive (it asks the hidden layer) and loads a copy
+# of the plugin that takes the library from the executable (-rdynamic).
+TEST_LIB_dyndbg_plugin := $(TEST_LIB_multi_object)
+$(B)/test/dyndbg_plugin: $(B)/test/libdd_plugin.so
+$(B)/test/names_list: $(B)/test/libdd_plugin_bare.so
+$(B)/test/libdd_plugin_bare.so: test/lib/dd_plugin.c include/ustatic.h $(B)/flags.stamp | $(SYSINC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE) -fPIC -shared $< -o $@
 # 20,000 sites in one file: -O1 without debug info keeps its build short.
 TEST_CFLAGS_registry_limits := -O1 -g0
 TEST_LDFLAGS_registry_limits := -lmo_key

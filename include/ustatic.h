@@ -608,8 +608,8 @@ __ustatic_out:								\
 
 /*
  * A debug site: its own static key (off: the site is one NOP) and where
- * it is, for queries. Sites live in the object's ustatic_dbg section; the
- * library fills in `module` and owns `flags` (which decorations print).
+ * it is, for queries. The library fills in `module` and owns `flags`
+ * (which decorations print).
  */
 struct ustatic_dbg_site {
 	struct static_key_false key;
@@ -619,11 +619,28 @@ struct ustatic_dbg_site {
 	const char *module;		/* set when the object registers */
 };
 
+/*
+ * The site is an ordinary static; a pointer to it goes to the object's
+ * ustatic_dbg section from an asm in the code, joining the code's section
+ * group ("?") as jump entries do. Not a section attribute on the site:
+ * GCC ignores that on a static in a C++ template. Writable ("w"): the
+ * pointers are relocated at load time. A copy of the code (inlining,
+ * cloning) repeats the pointer; the library drops the repeats.
+ */
+#ifdef USTATIC_PATCHING
+#define __USTATIC_DBG_REF(var)						\
+	__asm__ __volatile__(".pushsection ustatic_dbg,\"awR?\"\n"	\
+		".balign 8\n"						\
+		__USTATIC_PTR " " __USTATIC_SYMREF(site) "\n"		\
+		".popsection\n" : : [site] __USTATIC_SYM(&var))
+#else
+#define __USTATIC_DBG_REF(var)	((void)0)
+#endif
 #define __USTATIC_DBG_SITE(var, fmt)					\
-	static struct ustatic_dbg_site var				\
-		__attribute__((section("ustatic_dbg"), used, aligned(8))) = \
+	static struct ustatic_dbg_site var __attribute__((used)) =	\
 		{ { STATIC_KEY_INIT_FALSE }, 0, __LINE__, __FILE__,	\
-		  __func__, fmt, (const char *)0 }
+		  __func__, fmt, (const char *)0 };			\
+	__USTATIC_DBG_REF(var)
 
 /* Prints one line for the site (called only when it is enabled). */
 USTATIC_API void ustatic_dyndbg_print(struct ustatic_dbg_site *site,

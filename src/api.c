@@ -135,9 +135,11 @@ static void align_object(struct us_object *o)
 	struct us_dyndbg_plan *plan;
 	int err;
 
+	/* First: it may apply USTATIC_DYNDBG, in a batch of its own, before
+	 * anything is queued here. */
+	plan = us_dyndbg_queue_object(&b, o);
 	us_static_call_queue(&b, &c);
 	us_key_queue_object(&b, o);
-	plan = us_dyndbg_queue_object(&b, o);
 	err = us_batch_finish(&b);
 	us_dyndbg_settle(plan, err);
 	if (err)

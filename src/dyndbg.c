@@ -15,9 +15,9 @@
  * The log keeps every query that succeeded, in order, so that an object
  * registered later gets them replayed on its sites (as the kernel applies
  * dyndbg= parameters when a module loads). A query is dropped from the
- * log when a later one with the same match touches all its flags (see
- * us_query_overrides): a control tool switching a file on and off forever
- * keeps one entry. At most LOG_MAX distinct queries are kept; past that a
+ * log when a later one with the same match (or none: every site) touches
+ * all its flags (see us_query_overrides): a control tool switching a file
+ * on and off forever keeps one entry, and "=_" empties the log. At most LOG_MAX distinct queries are kept; past that a
  * query is refused with -ENOSPC, before anything changes.
  */
 #include <errno.h>
@@ -51,6 +51,12 @@ struct us_dyndbg_plan {
 	struct us_key_change *keys;	/* until the batch finishes */
 };
 
+/*
+ * Flags are written here under the registry lock, after the batch that
+ * switched the site's branch has landed, and read by printing threads
+ * without a lock: relaxed both ways, as nothing else is published with
+ * them (a thread may print one line with the previous decorations).
+ */
 static unsigned int flags_of(const struct ustatic_dbg_site *s)
 {
 	return __atomic_load_n(&s->flags, __ATOMIC_RELAXED);
@@ -72,7 +78,7 @@ static int log_reserve(const struct us_query *q, size_t n, char *err,
 {
 	size_t kept = 0;
 
-	for (size_t i = 0; i < nlog; i++)
+	for (size_t i = 0; n <= LOG_MAX && i < nlog; i++)
 		kept += !overridden(&qlog[i], q, n);
 	if (kept + n > LOG_MAX) {
 		snprintf(err, errlen, "more than %d distinct queries to keep "
@@ -103,6 +109,9 @@ static void log_commit(struct us_query *q, size_t n)
 		else
 			qlog[kept++] = qlog[i];
 	}
+	nlog = kept;
+	if (!n)
+		return;
 	memcpy(qlog + kept, q, n * sizeof(*q));
 	nlog = kept + n;
 	memset(q, 0, n * sizeof(*q));	/* the strings are the log's now */
@@ -123,7 +132,7 @@ static int plan_object(struct us_dyndbg_plan *p, struct us_object *o,
 		       const struct us_query *q, size_t n)
 {
 	for (size_t i = 0; i < o->ndbg; i++) {
-		struct ustatic_dbg_site *s = &o->dbg[i];
+		struct ustatic_dbg_site *s = o->dbg[i];
 		unsigned int was = flags_of(s), f = replay(q, n, s, was);
 
 		if (f == was)
@@ -151,8 +160,10 @@ static int queue_plan(struct us_batch *b, struct us_dyndbg_plan *p)
 {
 	size_t nk = 0;
 
-	qsort(p->v, p->n, sizeof(*p->v), cmp_site);
-	p->keys = calloc(p->n + 1, sizeof(*p->keys));
+	if (p->n)
+		qsort(p->v, p->n, sizeof(*p->v), cmp_site);
+	if (!p->keys)
+		p->keys = calloc(p->n + 1, sizeof(*p->keys));
 	if (!p->keys)
 		return us_batch_fail(b, -ENOMEM);
 	for (size_t i = 0; i < p->n && !b->err; i++) {
@@ -300,12 +311,17 @@ struct us_dyndbg_plan *us_dyndbg_queue_object(struct us_batch *b,
 	read_env();
 	if (!o->ndbg || !nlog)
 		return NULL;
+	/* Out of memory here, the object keeps its sites off rather than
+	 * fail the batch that brings its static calls and keys in line. */
 	p = calloc(1, sizeof(*p));
-	if (!p || plan_object(p, o, qlog, nlog) || queue_plan(b, p)) {
-		us_batch_fail(b, -ENOMEM);
-		us_log("dyndbg: out of memory replaying queries on object %s",
-		       o->name);
+	if (!p || plan_object(p, o, qlog, nlog) ||
+	    !(p->keys = calloc(p->n + 1, sizeof(*p->keys)))) {
+		us_log("dyndbg: out of memory replaying queries on object %s: "
+		       "its debug sites stay off", o->name);
+		us_dyndbg_settle(p, -ENOMEM);
+		return NULL;
 	}
+	queue_plan(b, p);
 	return p;
 }
 
@@ -373,7 +389,7 @@ int us_dyndbg_list(us_emit_fn emit, void *ctx)
 	us_lock(&us_registry_lock);
 	us_for_each_object(o)
 		for (size_t i = 0; !r && i < o->ndbg; i++) {
-			const struct ustatic_dbg_site *s = &o->dbg[i];
+			const struct ustatic_dbg_site *s = o->dbg[i];
 
 			escape(fmt, sizeof(fmt), s->format);
 			us_dyndbg_flags_string(flags_of(s), flags);

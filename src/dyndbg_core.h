@@ -19,9 +19,10 @@ enum { US_DD_P = 1, US_DD_F = 2, US_DD_L = 4, US_DD_M = 8, US_DD_T = 16,
 
 struct us_dyndbg_plan;
 
-/* Registry lock held: queues into b what the applied queries (and
- * USTATIC_DYNDBG) give o's debug sites. After b finishes, the caller
- * passes its result to us_dyndbg_settle() (which takes NULL). */
+/* Registry lock held, o published, nothing queued in b yet: applies
+ * USTATIC_DYNDBG if not done yet (a batch of its own), then queues into b
+ * what the kept queries give o's debug sites. After b finishes, the
+ * caller passes the result to us_dyndbg_settle() (which takes NULL). */
 struct us_dyndbg_plan *us_dyndbg_queue_object(struct us_batch *b,
 					      struct us_object *o);
 void us_dyndbg_settle(struct us_dyndbg_plan *p, int err);

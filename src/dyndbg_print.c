@@ -14,7 +14,8 @@
  * starve a swap. A sink that prints from a debug site itself writes to
  * stderr (in_sink), and cannot swap the sink (-EDEADLK). Cancellation is
  * held off while printing: a sink that is a cancellation point (syslog)
- * must not leave with the lock held. Not async-signal-safe (vsnprintf).
+ * must not leave with the lock held. A fork child starts the lock afresh.
+ * Not async-signal-safe (vsnprintf).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -37,7 +38,7 @@ static sink_fn *sink;			/* sink_lock */
 static void *sink_ctx;			/* sink_lock */
 static __thread bool in_sink;
 
-static void sink_init(void)
+static void lock_init(void)
 {
 	pthread_rwlockattr_t a;
 
@@ -48,6 +49,24 @@ static void sink_init(void)
 #endif
 	pthread_rwlock_init(&sink_lock, &a);
 	pthread_rwlockattr_destroy(&a);
+}
+
+/*
+ * A fork child has only the forking thread: readers that were inside a
+ * sink, or a swap waiting, in other threads of the parent never leave the
+ * child's copy of the lock, which would then block its swaps (and, behind
+ * a waiting writer, its prints) forever. The child starts it afresh; the
+ * forking thread itself was not printing (fork is not called from a sink).
+ */
+static void after_fork_child(void)
+{
+	lock_init();
+}
+
+static void sink_init(void)
+{
+	lock_init();
+	pthread_atfork(NULL, NULL, after_fork_child);
 }
 
 /* The kernel's prefix: "[tid] module:func:line: ". */

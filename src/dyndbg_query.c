@@ -75,6 +75,18 @@ static int unescape(const char **p)
 	return c;
 }
 
+/* How far the word at p runs (at most what it unescapes to, plus one):
+ * its allocation, so that many words cost their own length, not the
+ * rest of the query each. */
+static size_t raw_length(const char *p, char quote)
+{
+	const char *e = p;
+
+	while (*e && (quote ? *e != quote : !strchr(" \t\r\n;", *e)))
+		e += (*e == '\\' && e[1]) ? 2 : 1;
+	return (size_t)(e - p);
+}
+
 /* One word starting at s[*pos]; appends it to w. */
 static int lex_word(const char *s, size_t *pos, struct words *w, char *err,
 		    size_t errlen)
@@ -82,7 +94,7 @@ static int lex_word(const char *s, size_t *pos, struct words *w, char *err,
 	const char *p = s + *pos, *start = p;
 	char quote = (*p == '"' || *p == '\'') ? *p++ : 0;
 	size_t len = 0;
-	char *text = malloc(strlen(p) + 1);
+	char *text = malloc(raw_length(p, quote) + 1);
 
 	if (!text)
 		return -ENOMEM;
@@ -245,15 +257,27 @@ static int parse_match(struct us_query *q, struct word *k, struct word *v,
 	return 0;
 }
 
-/* Words w[0..n) are one query (no ';' among them, n >= 1). */
+static bool is_flags(const struct word *v)
+{
+	return strchr("+-=", v->text[0]) && v->text[0];
+}
+
+/* Words w[0..n) are one query (no ';' among them, n >= 1): the last is
+ * the flags, the others keyword-value pairs. */
 static int parse_one(struct us_query *q, struct word *w, size_t n,
 		     char *err, size_t errlen)
 {
-	size_t i;
 	int r;
 
 	*q = (struct us_query){ .op = 0 };
-	for (i = 0; i + 1 < n; i += 2) {
+	if (!is_flags(&w[n - 1]))
+		return fail(err, errlen, w[n - 1].col, "the query must end "
+			    "with flags (+p, -p, =p, ...), not", w[n - 1].raw,
+			    w[n - 1].rawlen);
+	for (size_t i = 0; i + 1 < n; i += 2) {
+		if (is_flags(&w[i]))
+			return fail(err, errlen, w[i].col, "flags come last, "
+				    "once:", w[i].raw, w[i].rawlen);
 		if (i + 2 == n)
 			return fail(err, errlen, w[i].col, "no value (or no "
 				    "flags after it) for", w[i].raw,
@@ -381,11 +405,17 @@ static bool same(const char *a, const char *b)
 	return a == b || (a && b && !strcmp(a, b));
 }
 
+static bool matches_all(const struct us_query *q)
+{
+	return !q->file && !q->func && !q->module && !q->format &&
+	       !q->has_line;
+}
+
 /*
- * Whether `later` makes `earlier` useless for every site: same match
- * (so the same sites) and every flag bit earlier sets or clears is set or
- * cleared again by later. Per bit, the last query that touches it wins,
- * so dropping earlier changes no result.
+ * Whether `later` makes `earlier` useless for every site: it matches the
+ * same sites (the same match, or no match at all: every site) and sets or
+ * clears again every flag bit earlier sets or clears. Per bit, the last
+ * query that touches it wins, so dropping earlier changes no result.
  */
 bool us_query_overrides(const struct us_query *later,
 			const struct us_query *earlier)
@@ -393,12 +423,15 @@ bool us_query_overrides(const struct us_query *later,
 	unsigned int touched = earlier->op == '=' ? US_DD_ALL : earlier->mask;
 	unsigned int covers = later->op == '=' ? US_DD_ALL : later->mask;
 
+	if ((touched & ~covers) != 0)
+		return false;
+	if (matches_all(later))
+		return true;
 	return same(later->file, earlier->file) &&
 	       same(later->func, earlier->func) &&
 	       same(later->module, earlier->module) &&
 	       same(later->format, earlier->format) &&
 	       later->has_line == earlier->has_line &&
 	       (!later->has_line || (later->lo == earlier->lo &&
-				     later->hi == earlier->hi)) &&
-	       (touched & ~covers) == 0;
+				     later->hi == earlier->hi));
 }

@@ -218,6 +218,10 @@ static struct static_key *find_key(const struct wanted *w, const char *s,
 
 			if (!is(w->name, w->namelen, r->name))
 				continue;
+			/* Two records of one key: a definition the
+			 * executable's interposed (the same address). */
+			if (found && found->addr == r->addr)
+				continue;
 			if (found) {
 				snprintf(err, errlen, "'%s' is ambiguous: "
 					 "defined in %s and %s (say MODULE:NAME)",

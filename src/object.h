@@ -51,7 +51,8 @@ struct us_object {
 	/* In the object's own data (its ustatic_names, ustatic_dbg sections). */
 	const struct ustatic_name *names;
 	size_t nnames;
-	struct ustatic_dbg_site *dbg;	/* debug sites: flags are dyndbg.c's */
+	struct ustatic_dbg_site **dbg;	/* debug sites (ours: sorted, each
+					 * once); their flags are dyndbg.c's */
 	size_t ndbg;
 	struct us_object *next;
 };

@@ -83,22 +83,41 @@ static int find_text(struct dl_phdr_info *info, size_t size US_UNUSED,
 	return 0;
 }
 
-/* The records as the header emits them, in the object's own data. The
- * debug sites get their module name (ours, freed with the object, whose
- * sites go with it). */
-static void read_names_and_sites(struct us_object *o,
-				 const struct ustatic_object_tables2 *t)
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The name records, in the object's own data; the debug sites, from the
+ * pointers the header emits (repeated where the compiler copied a site's
+ * code): sorted, each once, with their module name (ours, freed with the
+ * object, whose sites go with it).
+ */
+static int read_names_and_sites(struct us_object *o,
+				const struct ustatic_object_tables2 *t)
 {
 	const struct ustatic_name *nb = t->names_start, *ne = t->names_stop;
-	struct ustatic_dbg_site *db = (void *)t->dbg_start;
-	struct ustatic_dbg_site *de = (void *)t->dbg_stop;
+	struct ustatic_dbg_site *const *db = t->dbg_start, *const *de = t->dbg_stop;
+	size_t n = db ? (size_t)(de - db) : 0, k = 0;
 
 	o->names = nb;
 	o->nnames = nb ? (size_t)(ne - nb) : 0;
-	o->dbg = db;
-	o->ndbg = db ? (size_t)(de - db) : 0;
+	o->dbg = calloc(n + 1, sizeof(*o->dbg));
+	if (!o->dbg)
+		return -ENOMEM;
+	if (n)
+		memcpy(o->dbg, db, n * sizeof(*o->dbg));
+	qsort(o->dbg, n, sizeof(*o->dbg), cmp_ptr);
+	for (size_t i = 0; i < n; i++)
+		if (o->dbg[i] && (!k || o->dbg[i] != o->dbg[k - 1]))
+			o->dbg[k++] = o->dbg[i];
+	o->ndbg = k;
 	for (size_t i = 0; i < o->ndbg; i++)
-		o->dbg[i].module = o->name;
+		o->dbg[i]->module = o->name;
+	return 0;
 }
 
 static int cmp_tramp(const void *a, const void *b)
@@ -162,6 +181,7 @@ static struct us_object *find_object(const void *id, struct us_object ***link)
 void us_registry_discard(struct us_object *o)
 {
 	free(o->name);
+	free(o->dbg);
 	free(o->tramps);
 	free(o->sites);
 	free(o->jumps);
@@ -194,7 +214,11 @@ struct us_object *us_registry_read(const struct ustatic_object_tables2 *t2,
 		*err = -ENOMEM;
 		return NULL;
 	}
-	read_names_and_sites(o, t2);
+	if (read_names_and_sites(o, t2)) {
+		us_registry_discard(o);
+		*err = -ENOMEM;
+		return NULL;
+	}
 	return o;
 }
 
