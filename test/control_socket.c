@@ -395,12 +395,13 @@ static int t_fork(void *arg)
 	char path[108], cpath[108];
 	struct fdset before, child;
 	struct cc_reply r;
-	int fd, pfd[2];
+	int fd, pfd[2], threads;
 	pid_t pid;
 
 	(void)arg;
 	CHECK(pipe2(pfd, O_CLOEXEC) == 0);
 	fds_now(&before);
+	threads = threads_now();	/* 1, or more under qemu-user (its own) */
 	CHECK_EQ(ustatic_control_start(), 0);
 	cc_path(path, sizeof(path), getpid());
 	fd = cc_connect(path);
@@ -417,9 +418,13 @@ static int t_fork(void *arg)
 				fprintf(stderr, "descriptor %d left in the child\n", i);
 				exit(1);
 			}
-		CHECK_EQ(threads_now(), 1);
+		CHECK_EQ(threads_now(), threads);
 		CHECK_EQ(ustatic_control_stop(), -ESRCH);
-		/* The child can serve on its own. */
+		/* The child can serve on its own (not under qemu-user 7.2,
+		 * which asserts when a fork child of a threaded program
+		 * creates a thread: cpu_exec "cpu == current_cpu"). */
+		if (getenv("USTATIC_TEST_QEMU"))
+			exit(0);
 		CHECK_EQ(ustatic_control_start(), 0);
 		cc_path(cpath, sizeof(cpath), getpid());
 		check_served(cpath);
