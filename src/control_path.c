@@ -28,6 +28,8 @@
 #include "control.h"
 #include "debug.h"
 
+#define SOCK_NAME_MAX	sizeof("/4294967295.sock")
+
 /* 0 when st is a directory of uid's that only uid may enter. */
 static int check_private(const char *path, const struct stat *st, uid_t uid)
 {
@@ -88,10 +90,16 @@ int us_ctl_dir(char *out, size_t size)
 	uid_t uid = geteuid();
 	int n;
 
+	/* Room for "/PID.sock" after it (a pid has at most 10 digits), or
+	 * the socket could not be bound there: then /tmp. */
 	if (xdg_usable(xdg, uid)) {
 		n = snprintf(out, size, "%s/ustatic", xdg);
-		if (n > 0 && (size_t)n < size && !us_ctl_private_dir(out, uid))
+		if (n > 0 && (size_t)n + SOCK_NAME_MAX < size &&
+		    !us_ctl_private_dir(out, uid))
 			return 0;
+		if (n > 0 && (size_t)n + SOCK_NAME_MAX >= size)
+			us_log("control: XDG_RUNTIME_DIR=%s is too long for a "
+			       "socket path", xdg);
 	}
 	n = snprintf(out, size, "/tmp/ustatic-%u", (unsigned)uid);
 	if (n < 0 || (size_t)n >= size)

@@ -153,6 +153,15 @@ static int t_dirs(void *arg)
 	snprintf(q, sizeof(q), "%s/real/%d.sock", base, (int)getpid());
 	CHECK(lstat(q, &st) != 0);
 	CHECK_EQ(ustatic_control_stop(), 0);
+	/* XDG_RUNTIME_DIR too long for a socket path under it: /tmp. */
+	snprintf(p, sizeof(p), "%s/%067d", base, 0);	/* its ustatic/: 100 */
+	CHECK(mkdir(p, 0700) == 0);
+	setenv("XDG_RUNTIME_DIR", p, 1);
+	cc_path(path, sizeof(path), getpid());
+	CHECK(!strncmp(path, "/tmp/ustatic-", 13));
+	CHECK_EQ(ustatic_control_start(), 0);
+	CHECK_EQ(ustatic_control_stop(), 0);
+	setenv("XDG_RUNTIME_DIR", base, 1);
 	/* XDG_RUNTIME_DIR open to others: not used. */
 	CHECK(chmod(base, 0755) == 0);
 	cc_path(path, sizeof(path), getpid());
