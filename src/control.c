@@ -314,7 +314,6 @@ static void *serve(void *arg)
 	while (!__atomic_load_n(&S.stopping, __ATOMIC_ACQUIRE)) {
 		int64_t now = now_ms(), next = now + 60000;
 		int n = 0, timeout;
-		bool any = false;
 
 		if (!fd_ours(&S.wfd) || !fd_ours(&S.lfd)) {
 			us_log("control: the program closed or reused the "
@@ -336,14 +335,12 @@ static void *serve(void *arg)
 				client_drop(c, true);	/* too slow */
 				continue;
 			}
-			any = true;
 			if (c->deadline < next)
 				next = c->deadline;
 			p[n] = (struct pollfd){ c->fd.fd,
 				c->out.len ? POLLOUT : POLLIN, 0 };
 			who[n++] = i;
 		}
-		(void)any;
 		for (int i = 0; i < MAX_CLIENTS; i++)
 			if (S.clients[i].fd.fd < 0) {
 				p[n] = (struct pollfd){ S.lfd.fd, POLLIN, 0 };
