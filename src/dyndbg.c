@@ -17,8 +17,9 @@
  * dyndbg= parameters when a module loads). A query is dropped from the
  * log when a later one with the same match (or none: every site) touches
  * all its flags (see us_query_overrides): a control tool switching a file
- * on and off forever keeps one entry, and "=_" empties the log. At most LOG_MAX distinct queries are kept; past that a
- * query is refused with -ENOSPC, before anything changes.
+ * on and off forever keeps one entry, and "=_" empties the log. At most
+ * LOG_MAX distinct queries are kept; past that a query is refused with
+ * -ENOSPC, before anything changes.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -160,8 +161,17 @@ static int queue_plan(struct us_batch *b, struct us_dyndbg_plan *p)
 {
 	size_t nk = 0;
 
-	if (p->n)
+	if (p->n) {
+		size_t k = 1;
+
 		qsort(p->v, p->n, sizeof(*p->v), cmp_site);
+		/* A C++ inline function's site is one (a unique symbol)
+		 * however many objects list it: change it once. */
+		for (size_t i = 1; i < p->n; i++)
+			if (p->v[i].site != p->v[k - 1].site)
+				p->v[k++] = p->v[i];
+		p->n = k;
+	}
 	if (!p->keys)
 		p->keys = calloc(p->n + 1, sizeof(*p->keys));
 	if (!p->keys)

@@ -115,8 +115,13 @@ static int read_names_and_sites(struct us_object *o,
 		if (o->dbg[i] && (!k || o->dbg[i] != o->dbg[k - 1]))
 			o->dbg[k++] = o->dbg[i];
 	o->ndbg = k;
+	/* A C++ inline function's site is one unique symbol that other
+	 * objects list too: the first to register names it (relaxed: read
+	 * by printing threads). */
 	for (size_t i = 0; i < o->ndbg; i++)
-		o->dbg[i]->module = o->name;
+		if (!__atomic_load_n(&o->dbg[i]->module, __ATOMIC_RELAXED))
+			__atomic_store_n(&o->dbg[i]->module, o->name,
+					 __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -241,6 +246,12 @@ void us_registry_remove(const struct ustatic_object_tables *t)
 	us_assert_held(&us_registry_lock);
 	o = find_object(t->id, &link);
 	if (o) {
+		/* Sites that outlive it (another object's, listed here too)
+		 * must not keep its name, which goes with it. */
+		for (size_t i = 0; i < o->ndbg; i++)
+			__atomic_compare_exchange_n(&o->dbg[i]->module,
+				&(const char *){ o->name }, NULL, false,
+				__ATOMIC_RELAXED, __ATOMIC_RELAXED);
 		*link = o->next;
 		us_writer_text_changed();
 		read_segments(o);

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Debug sites in C++ inline functions and templates, two translation
- * units (test/census/dyndbg_cxx*.cc), built with g++ and clang++ against
- * this build's library and run: every template instance's site is found
- * (GCC drops a section attribute on a static in a template: it failed
- * with the sites placed by one, 0 template sites), the inline function's
- * two copies are one site. Compilers that are absent are skipped.
+ * Debug sites in C++ inline functions and templates, in an executable and
+ * a shared library it links (test/census/dyndbg_cxx*.cc), built with g++
+ * and clang++ against this build's library and run: every template
+ * instance's site is found (GCC drops a section attribute on a static in
+ * a template: it failed with the sites placed by one, 0 template sites);
+ * the inline function's copies in both objects are one site (one symbol),
+ * changed once (a query counted it twice before). Compilers that are
+ * absent are skipped.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +21,7 @@ int main(void)
 	static const char *const cxx[] = { "g++ -std=c++11", "g++ -std=c++17",
 					   "clang++ -std=c++17" };
 	char dir[] = "/tmp/ustatic-dyndbg-cxx-XXXXXX", lib[PATH_MAX];
-	char cmd[2 * PATH_MAX + 512], cc[64];
+	char cmd[4 * PATH_MAX + 1024], cc[64];
 	int ran = 0;
 
 	dd_need_registry();
@@ -34,10 +36,14 @@ int main(void)
 			printf("skipped: %s\n", why);
 			continue;
 		}
-		snprintf(cmd, sizeof(cmd), "%s -O2 -Wall -Wextra -Werror -Iinclude "
-			 "test/census/dyndbg_cxx.cc test/census/dyndbg_cxx_other.cc "
-			 "-o %s/prog -L%s -lustatic -Wl,-rpath,%s -lpthread && "
-			 "timeout 30 %s/prog", cc, dir, lib, lib, dir);
+		CHECK(snprintf(cmd, sizeof(cmd), "%s -O2 -Wall -Wextra -Werror -Iinclude "
+			 "-fPIC -shared test/census/dyndbg_cxx_other.cc -o "
+			 "%s/libother.so -L%s -lustatic && "
+			 "%s -O2 -Wall -Wextra -Werror -Iinclude "
+			 "test/census/dyndbg_cxx.cc -o %s/prog -L%s -lother "
+			 "-L%s -lustatic -Wl,-rpath,%s:%s -lpthread && "
+			 "timeout 30 %s/prog", cc, dir, lib, cc, dir, dir, lib,
+			 lib, dir, dir) < (int)sizeof(cmd));
 		r = system(cmd);
 		printf("%s\n", r ? "FAILED" : "ok");
 		CHECK_EQ(r, 0);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Debug sites in C++ inline functions and templates (test/dyndbg_cxx.c
-// builds this with g++ and clang++): GCC ignores a section attribute on a
-// static in a template, so each site's pointer is emitted by an asm; the
-// inline function's copy in the other translation unit is one site.
+// builds this with g++ and clang++, linked with dyndbg_cxx_other.cc as a
+// shared library): GCC ignores a section attribute on a static in a
+// template, so each site's pointer is emitted by an asm; the inline
+// function's copy in the library is the same site (one symbol).
 #include <cstdio>
 #include <cstring>
 #include <ustatic.h>
@@ -32,8 +33,11 @@ int main()
 		std::printf("template sites: %d\n", n);
 		return 4;
 	}
-	if (ustatic_dyndbg_query("format inline +p") != 1)
+	n = ustatic_dyndbg_query("format inline +p");
+	if (n != 1) {
+		std::printf("inline sites changed: %d\n", n);
 		return 5;
+	}
 	cxx_tmpl<2>(5);
 	if (std::strcmp(last, "tmpl<2> 5"))
 		return 6;
