@@ -11,6 +11,7 @@ PREFIX   ?= /usr/local
 LIBDIR   ?= $(PREFIX)/lib
 INCDIR   ?= $(PREFIX)/include
 MANDIR   ?= $(PREFIX)/share/man
+BINDIR   ?= $(PREFIX)/bin
 B        ?= build
 VERSION  := 0.1.0
 
@@ -86,20 +87,30 @@ SAN_TESTS := static_call_basic static_call_stress static_key_basic \
 	trap_longjmp shstk_self_signal updater_sync_signals stats_truthful \
 	bad_targets sigtrap_foreign engine_write_failures debug_messages \
 	engine_stuck_guards sigtrap_sent_storm sigtrap_chain_flags \
-	server_sigwait copies exports writer_no_wx writer_lazy_fd
-# Not under sanitizers: writer_maps_reads (it defines open() and fopen(),
+	server_sigwait copies exports writer_no_wx writer_lazy_fd \
+	dyndbg_parse dyndbg_output dyndbg_threads dyndbg_plugin dyndbg_env \
+	dyndbg_fuzz names_list control_fuzz control_tool
+# Not under sanitizers: control_socket (it forks while its server thread
+# runs, and its children change uid), writer_maps_reads (it defines open() and fopen(),
 # which the sanitizers intercept), hostile_no_proc (LeakSanitizer needs /proc),
 # cancel_inside (ASan's sigaltstack interceptor trips over a cancelled
 # thread's unwinding), unload_library (a host built without the
 # sanitizer's run-time loads the library).
 TSAN_TESTS := static_call_basic static_call_stress static_key_basic \
 	static_key_stress transaction multi_object key_counting txn_compose \
-	txn_record_fail server_sigwait copies
+	txn_record_fail server_sigwait copies dyndbg_threads dyndbg_plugin \
+	control_fuzz
 
 # The CMake package (find_package(ustatic)), from templates beside ustatic.pc.in.
 CMAKE_CFG := $(B)/ustatic-config.cmake $(B)/ustatic-config-version.cmake
 
-all: $(B)/libustatic.so $(B)/libustatic.a $(B)/ustatic.pc $(CMAKE_CFG)
+all: $(B)/libustatic.so $(B)/libustatic.a $(B)/ustatic.pc $(CMAKE_CFG) \
+	$(B)/tools/ustatic-ctl
+
+# The control client (man/ustatic-ctl.1): libc alone, no library of ours.
+$(B)/tools/ustatic-ctl: tools/ustatic-ctl.c $(B)/flags.stamp | $(SYSINC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE) $(DEPFLAGS) $< -o $@
 
 # $(B)/NAME.stamp holds a value and is rewritten only when it changes, so
 # that what depends on it is rebuilt then, and only then: the objects on
@@ -180,12 +191,21 @@ $(B)/test/libcopy_abi2.so: test/copies/copy.c $(B)/abi2/libustatic.a
 		-Wl,--exclude-libs,ALL $(LDLIBS)
 $(B)/abi2/libustatic.a: $(LIB_SRC)
 	$(MAKE) -s B=$(B)/abi2 CFLAGS='$(CFLAGS) -DUS_RUNTIME_ABI=2' $@
+# Dynamic debug: plugins dlopen'd beside the executable's sites and names.
+# names_list links the archive (it asks the hidden layer) and loads a copy
+# of the plugin that takes the library from the executable (-rdynamic).
+TEST_LIB_dyndbg_plugin := $(TEST_LIB_multi_object)
+$(B)/test/dyndbg_plugin: $(B)/test/libdd_plugin.so
+$(B)/test/names_list: $(B)/test/libdd_plugin_bare.so
+$(B)/test/libdd_plugin_bare.so: test/lib/dd_plugin.c include/ustatic.h $(B)/flags.stamp | $(SYSINC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE) -fPIC -shared $< -o $@
 # 20,000 sites in one file: -O1 without debug info keeps its build short.
 TEST_CFLAGS_registry_limits := -O1 -g0
 TEST_LDFLAGS_registry_limits := -lmo_key
 
 -include $(wildcard $(SO_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(HELPERS:.o=.d) \
-	$(TEST_LIBS:.so=.d))
+	$(TEST_LIBS:.so=.d) $(B)/tools/ustatic-ctl.d)
 
 tests: $(TESTS)
 
@@ -208,13 +228,17 @@ run: all
 bench: all
 	$(MAKE) -C bench run
 
+MAN1 := $(notdir $(wildcard man/*.1))
 MAN3 := $(notdir $(wildcard man/*.3))
 MAN7 := $(notdir $(wildcard man/*.7))
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
-		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(LIBDIR)/cmake/ustatic
+	install -m 755 $(B)/tools/ustatic-ctl $(DESTDIR)$(BINDIR)/
+	install -m 644 $(MAN1:%=man/%) $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 include/ustatic.h $(DESTDIR)$(INCDIR)/
 	install -m 755 $(B)/libustatic.so $(DESTDIR)$(LIBDIR)/libustatic.so.$(VERSION)
 	ln -sf libustatic.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libustatic.so.0
@@ -232,7 +256,8 @@ endif
 # What install put there. A live system keeps its directories; in a
 # staging tree (DESTDIR) they go too, as far as they are empty.
 uninstall:
-	rm -f $(DESTDIR)$(INCDIR)/ustatic.h \
+	rm -f $(DESTDIR)$(INCDIR)/ustatic.h $(DESTDIR)$(BINDIR)/ustatic-ctl \
+	      $(MAN1:%=$(DESTDIR)$(MANDIR)/man1/%) \
 	      $(DESTDIR)$(LIBDIR)/libustatic.so.$(VERSION) \
 	      $(DESTDIR)$(LIBDIR)/libustatic.so.0 \
 	      $(DESTDIR)$(LIBDIR)/libustatic.so \
@@ -248,8 +273,8 @@ uninstall:
 	@# /usr/local) on a live system.
 ifneq ($(DESTDIR)$(filter-out /usr /usr/local,$(PREFIX)),)
 	for d in $(LIBDIR)/pkgconfig $(LIBDIR)/cmake $(LIBDIR) $(INCDIR) \
-		 $(MANDIR)/man3 $(MANDIR)/man7 $(MANDIR) $(PREFIX)/share \
-		 $(PREFIX); do \
+		 $(BINDIR) $(MANDIR)/man1 $(MANDIR)/man3 $(MANDIR)/man7 \
+		 $(MANDIR) $(PREFIX)/share $(PREFIX); do \
 		rmdir "$(DESTDIR)$$d" 2>/dev/null || :; \
 	done
 endif

@@ -100,6 +100,19 @@ USTATIC_API int ustatic_batch_begin(void);
 USTATIC_API int ustatic_batch_commit(void);
 USTATIC_API int ustatic_batch_abort(void);
 
+/*
+ * Control from outside the process (ustatic-ctl(1)): a thread serves a
+ * Unix socket, $XDG_RUNTIME_DIR/ustatic/PID.sock or /tmp/ustatic-UID/PID.sock
+ * (mode 0600, in a private directory; peers of the same uid or root only),
+ * through which the debug sites and the named static keys and static calls
+ * are listed and changed. USTATIC_CONTROL=1 starts it at start-up. Start:
+ * 0, or -EALREADY, or -errno (no usable directory, socket, thread). Stop
+ * (joins the thread, closes every descriptor, removes the socket): 0 or
+ * -ESRCH when not serving. A fork child does not serve.
+ */
+USTATIC_API int ustatic_control_start(void);
+USTATIC_API int ustatic_control_stop(void);
+
 /* ------------------------------------------------------------------ */
 /* Static calls                                                        */
 /* ------------------------------------------------------------------ */
@@ -267,7 +280,28 @@ USTATIC_API int ustatic_call_update(struct static_call_key *key, void *func);
 	{								\
 		return &__SCK__##name;					\
 	}								\
+	__USTATIC_NAME(name, &__SCK__##name, #name, 1, 1);		\
 	typedef char __SCE__##name[scope]
+
+/*
+ * Names recorded at definition: each DEFINE_STATIC_KEY_*() and
+ * DEFINE_STATIC_CALL*() leaves one record {address, name} in the object's
+ * ustatic_names section, which the library reads when the object
+ * registers: USTATIC_DEBUG messages and the control interface name keys
+ * and static calls by it, with or without -rdynamic. The record is a
+ * second declaration after the definition, with its own `static`, so a
+ * definition may still begin with `static`.
+ */
+struct ustatic_name {
+	const void *addr;	/* struct static_key *, or struct static_call_key * */
+	const char *name;
+	unsigned int count;	/* keys in an array, else 1 */
+	unsigned int kind;	/* 0: static key, 1: static call */
+};
+#define __USTATIC_NAME(sym, addr, str, count, kind)			\
+	static struct ustatic_name __USN__##sym				\
+		__attribute__((section("ustatic_names"), used, aligned(8))) = \
+		{ (const void *)(addr), str, count, kind }
 
 #define __USTATIC_HIDDEN __attribute__((visibility("hidden")))
 
@@ -387,17 +421,21 @@ struct static_key_false { struct static_key key; };
 
 /* Like any global, a key another object uses must not be hidden. */
 #define DEFINE_STATIC_KEY_TRUE(name)					\
-	struct static_key_true name = { STATIC_KEY_INIT_TRUE }
+	struct static_key_true name = { STATIC_KEY_INIT_TRUE };		\
+	__USTATIC_NAME(name, &name.key, #name, 1, 0)
 #define DEFINE_STATIC_KEY_FALSE(name)					\
-	struct static_key_false name = { STATIC_KEY_INIT_FALSE }
+	struct static_key_false name = { STATIC_KEY_INIT_FALSE };	\
+	__USTATIC_NAME(name, &name.key, #name, 1, 0)
 #define DECLARE_STATIC_KEY_TRUE(name)	extern struct static_key_true name
 #define DECLARE_STATIC_KEY_FALSE(name)	extern struct static_key_false name
 /* All-zero is a false key, so a false array needs no initializer. */
 #define DEFINE_STATIC_KEY_ARRAY_FALSE(name, count)			\
-	struct static_key_false name[count]
+	struct static_key_false name[count];				\
+	__USTATIC_NAME(name, &name[0].key, #name, count, 0)
 #if defined(__cplusplus) && __cplusplus >= 201402L
 #define DEFINE_STATIC_KEY_ARRAY_TRUE(name, count)			\
-	struct static_key_true name[count]
+	struct static_key_true name[count];				\
+	__USTATIC_NAME(name, &name[0].key, #name, count, 0)
 #elif defined(__cplusplus)
 #define DEFINE_STATIC_KEY_ARRAY_TRUE(name, count)			\
 	static_assert(sizeof(count) == 0,				\
@@ -565,6 +603,82 @@ __ustatic_out:								\
 #endif
 
 /* ------------------------------------------------------------------ */
+/* Dynamic debug (the kernel's pr_debug and dynamic_debug/control)     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A debug site: its own static key (off: the site is one NOP) and where
+ * it is, for queries. The library fills in `module` and owns `flags`
+ * (which decorations print).
+ */
+struct ustatic_dbg_site {
+	struct static_key_false key;
+	unsigned int flags;		/* library-private */
+	unsigned int line;
+	const char *file, *func, *format;
+	const char *module;		/* set when the object registers */
+};
+
+/*
+ * The site is an ordinary static; a pointer to it goes to the object's
+ * ustatic_dbg section from an asm in the code, joining the code's section
+ * group ("?") as jump entries do. Not a section attribute on the site:
+ * GCC ignores that on a static in a C++ template. Writable ("w"): the
+ * pointers are relocated at load time. A copy of the code (inlining,
+ * cloning) repeats the pointer; the library drops the repeats.
+ */
+#ifdef USTATIC_PATCHING
+#define __USTATIC_DBG_REF(var)						\
+	__asm__ __volatile__(".pushsection ustatic_dbg,\"awR?\"\n"	\
+		".balign 8\n"						\
+		__USTATIC_PTR " " __USTATIC_SYMREF(site) "\n"		\
+		".popsection\n" : : [site] __USTATIC_SYM(&var))
+#else
+#define __USTATIC_DBG_REF(var)	((void)0)
+#endif
+#define __USTATIC_DBG_SITE(var, fmt)					\
+	static struct ustatic_dbg_site var __attribute__((used)) =	\
+		{ { STATIC_KEY_INIT_FALSE }, 0, __LINE__, __FILE__,	\
+		  __func__, fmt, (const char *)0 };			\
+	__USTATIC_DBG_REF(var)
+
+/* Prints one line for the site (called only when it is enabled). */
+USTATIC_API void ustatic_dyndbg_print(struct ustatic_dbg_site *site,
+				      const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * ustatic_pr_debug("fmt", args...): prints when a query enabled the site
+ * (+p), as the kernel's pr_debug(); a NOP otherwise. The format must be a
+ * string literal (it goes into the site's record). The first argument is
+ * taken apart from the rest without GNU's `, ##__VA_ARGS__`.
+ */
+#define __USTATIC_FIRST(fmt, ...)	fmt
+#define __USTATIC_PR_DEBUG(fmt, ...) do {				\
+	__USTATIC_DBG_SITE(__ustatic_dd, fmt);				\
+	if (static_branch_unlikely(&__ustatic_dd.key))			\
+		ustatic_dyndbg_print(&__ustatic_dd, __VA_ARGS__);	\
+} while (0)
+#define ustatic_pr_debug(...)						\
+	__USTATIC_PR_DEBUG(__USTATIC_FIRST(__VA_ARGS__, ""), __VA_ARGS__)
+
+/* The block form: `if (ustatic_debug_enabled()) { ... }` is a site of its
+ * own (an empty format), true when a query enabled it. */
+#define ustatic_debug_enabled() __extension__ ({			\
+	__USTATIC_DBG_SITE(__ustatic_dd, "");				\
+	static_branch_unlikely(&__ustatic_dd.key); })
+
+/* Runs queries (`file net.c +p; func parse* =pfl`): the number of sites
+ * whose flags changed, or -errno (-EINVAL: malformed, nothing changed). */
+USTATIC_API int ustatic_dyndbg_query(const char *query);
+
+/* Where enabled sites print: a line (no newline) with its length. NULL
+ * restores stderr. Returns 0, or -EDEADLK from inside a sink. */
+USTATIC_API int ustatic_dyndbg_set_sink(void (*sink)(void *ctx,
+						     const char *line,
+						     size_t len), void *ctx);
+
+/* ------------------------------------------------------------------ */
 /* Per-object registration (emitted into every object that uses us)    */
 /* ------------------------------------------------------------------ */
 
@@ -577,6 +691,15 @@ struct ustatic_object_tables {
 };
 USTATIC_API void ustatic_object_register(const struct ustatic_object_tables *t);
 USTATIC_API void ustatic_object_unregister(const struct ustatic_object_tables *t);
+
+/* Since 0.3: the tables above and the names and debug sites. Objects
+ * built with an older header call ustatic_object_register(). */
+struct ustatic_object_tables2 {
+	struct ustatic_object_tables base;
+	const void *names_start, *names_stop;
+	const void *dbg_start, *dbg_stop;
+};
+USTATIC_API void ustatic_object_register2(const struct ustatic_object_tables2 *t);
 
 #if defined(USTATIC_PATCHING) && !defined(USTATIC_BUILDING_LIBRARY)
 /*
@@ -611,23 +734,29 @@ extern const char __ustatic_ret0_stub[] __attribute__((visibility("hidden")));
 __USTATIC_SECTION_BOUNDS(ustatic_tramps);
 __USTATIC_SECTION_BOUNDS(ustatic_sites);
 __USTATIC_SECTION_BOUNDS(ustatic_jumps);
+__USTATIC_SECTION_BOUNDS(ustatic_names);
+__USTATIC_SECTION_BOUNDS(ustatic_dbg);
 
-static const struct ustatic_object_tables __ustatic_this_object = {
-	__ustatic_ret_stub,
-	__start_ustatic_tramps, __stop_ustatic_tramps,
-	__start_ustatic_sites, __stop_ustatic_sites,
-	__start_ustatic_jumps, __stop_ustatic_jumps,
-	__ustatic_ret_stub, __ustatic_ret0_stub,
+static const struct ustatic_object_tables2 __ustatic_this_object = {
+	{
+		__ustatic_ret_stub,
+		__start_ustatic_tramps, __stop_ustatic_tramps,
+		__start_ustatic_sites, __stop_ustatic_sites,
+		__start_ustatic_jumps, __stop_ustatic_jumps,
+		__ustatic_ret_stub, __ustatic_ret0_stub,
+	},
+	__start_ustatic_names, __stop_ustatic_names,
+	__start_ustatic_dbg, __stop_ustatic_dbg,
 };
 
 /* Idempotent: every translation unit of an object calls them. */
 __attribute__((constructor, used)) static void __ustatic_object_ctor(void)
 {
-	ustatic_object_register(&__ustatic_this_object);
+	ustatic_object_register2(&__ustatic_this_object);
 }
 __attribute__((destructor, used)) static void __ustatic_object_dtor(void)
 {
-	ustatic_object_unregister(&__ustatic_this_object);
+	ustatic_object_unregister(&__ustatic_this_object.base);
 }
 #endif
 
@@ -651,14 +780,16 @@ __attribute__((destructor, used)) static void __ustatic_object_dtor(void)
 	_Pragma("clang diagnostic ignored \"-Wgnu-designator\"")	\
 	struct static_key_true name[count] =				\
 		{ [0 ... (count) - 1] = { STATIC_KEY_INIT_TRUE } }	\
-	_Pragma("clang diagnostic pop")
+	_Pragma("clang diagnostic pop");				\
+	__USTATIC_NAME(name, &name[0].key, #name, count, 0)
 #else
 #if __INCLUDE_LEVEL__ > 0
 #pragma GCC system_header
 #endif
 #define DEFINE_STATIC_KEY_ARRAY_TRUE(name, count)			\
 	struct static_key_true name[count] =				\
-		{ [0 ... (count) - 1] = { STATIC_KEY_INIT_TRUE } }
+		{ [0 ... (count) - 1] = { STATIC_KEY_INIT_TRUE } };	\
+	__USTATIC_NAME(name, &name[0].key, #name, count, 0)
 #endif
 #endif
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "dyndbg_core.h"
 #include "init.h"
 #include "sites.h"
 #include "static_call.h"
@@ -138,11 +139,16 @@ static void align_object(struct us_object *o)
 {
 	struct us_batch b = US_BATCH_INIT;
 	struct us_call_change c = { .obj = o };
+	struct us_dyndbg_plan *plan;
 	int err;
 
+	/* First: it may apply USTATIC_DYNDBG, in a batch of its own, before
+	 * anything is queued here. */
+	plan = us_dyndbg_queue_object(&b, o);
 	us_static_call_queue(&b, &c);
 	us_key_queue_object(&b, o);
 	err = us_batch_finish(&b);
+	us_dyndbg_settle(plan, err);
 	if (err)
 		us_log("registry: object %p could not be brought in line with "
 		       "its keys (%d): its static calls run through their "
@@ -150,8 +156,17 @@ static void align_object(struct us_object *o)
 		       "their initial values", o->id, err);
 }
 
+/* An object built with a 0.2 header: no names, no debug sites. */
 void ustatic_object_register(const struct ustatic_object_tables *t)
 {
+	struct ustatic_object_tables2 t2 = { .base = *t };
+
+	ustatic_object_register2(&t2);
+}
+
+void ustatic_object_register2(const struct ustatic_object_tables2 *t2)
+{
+	const struct ustatic_object_tables *t = &t2->base;
 	struct us_object *o;
 	int err;
 
@@ -159,7 +174,7 @@ void ustatic_object_register(const struct ustatic_object_tables *t)
 		return;
 	us_init();
 	us_lock(&us_registry_lock);
-	o = us_registry_read(t, &err);
+	o = us_registry_read(t2, &err);
 	if (o)
 		err = us_sites_discover(o, t->sites_start, t->sites_stop);
 	if (o && err) {

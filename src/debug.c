@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "debug.h"
+#include "dyndbg_core.h"
 
 int us_debug;
 struct ustatic_stats us_stats;
@@ -123,6 +124,8 @@ const char *us_symbol(const void *addr, char *buf, size_t size)
 	Dl_info info;
 	const char *name;
 
+	if (us_names_find(addr, buf, size))
+		return buf;
 	if (!dladdr(addr, &info) || !info.dli_sname || info.dli_saddr != addr) {
 		snprintf(buf, size, "%p", addr);
 		return buf;

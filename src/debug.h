@@ -21,8 +21,9 @@ US_HIDDEN int us_fail(int err, const char *what);
 US_HIDDEN const char *us_write_method_name(int method);
 US_HIDDEN const char *us_sync_method_name(int method);
 
-/* The name of the symbol at addr (a static call's name for its key), or
- * the address; for messages. */
+/* The name of a key or static call as recorded at its definition, else
+ * of the symbol at addr (dladdr: needs -rdynamic), else the address; for
+ * messages. */
 US_HIDDEN const char *us_symbol(const void *addr, char *buf, size_t size);
 
 #define US_UNUSED __attribute__((unused))

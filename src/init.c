@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "control.h"
 #include "debug.h"
 #include "init.h"
 #include "lock.h"
@@ -144,4 +145,5 @@ void us_init(void)
 __attribute__((constructor(101))) static void ustatic_constructor(void)
 {
 	us_init();
+	us_control_from_env();	/* after us_init(): not inside its once */
 }

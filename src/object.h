@@ -16,6 +16,8 @@
 struct us_object;
 struct static_call_key;
 struct static_key;
+struct ustatic_name;
+struct ustatic_dbg_site;
 
 struct us_tramp {
 	uint8_t *addr;
@@ -37,6 +39,7 @@ struct us_jump {
 
 struct us_object {
 	const void *id;
+	char *name;			/* file basename: "server", "libfoo.so.1" */
 	uintptr_t text_start, text_end;	/* its executable segment */
 	uint8_t *ret_stub, *ret0_stub;
 	struct us_tramp *tramps;	/* sorted by address */
@@ -45,6 +48,12 @@ struct us_object {
 	size_t nsites;
 	struct us_jump *jumps;
 	size_t njumps;
+	/* In the object's own data (its ustatic_names, ustatic_dbg sections). */
+	const struct ustatic_name *names;
+	size_t nnames;
+	struct ustatic_dbg_site **dbg;	/* debug sites (ours: sorted, each
+					 * once); their flags are dyndbg.c's */
+	size_t ndbg;
 	struct us_object *next;
 };
 

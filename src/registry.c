@@ -35,7 +35,32 @@ static void *rel(const int32_t *field)
 	return (uint8_t *)field + *field;
 }
 
-/* The executable segment holding o's id (its ret stub). */
+/*
+ * The module name of an object, as the kernel's dynamic debug names a
+ * module: its file's basename. The executable (which the loader lists
+ * first, with an empty name) is named by /proc/self/exe, or by what it
+ * was invoked as when /proc cannot be read.
+ */
+static char *object_name(const char *path, bool main_program)
+{
+	char exe[4096];
+	const char *slash;
+
+	if (main_program || !path || !*path) {
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+		if (n > 0) {
+			exe[n] = 0;
+			path = exe;
+		} else {
+			path = program_invocation_name;
+		}
+	}
+	slash = strrchr(path, '/');
+	return strdup(slash ? slash + 1 : path);
+}
+
+/* The executable segment holding o's id (its ret stub), and its name. */
 static int find_text(struct dl_phdr_info *info, size_t size US_UNUSED,
 		     void *arg)
 {
@@ -49,9 +74,54 @@ static int find_text(struct dl_phdr_info *info, size_t size US_UNUSED,
 		    (uintptr_t)o->id >= s && (uintptr_t)o->id < s + ph->p_memsz) {
 			o->text_start = s;
 			o->text_end = s + ph->p_memsz;
+			o->name = object_name(info->dlpi_name,
+					      !info->dlpi_name ||
+					      !*info->dlpi_name);
 			return 1;
 		}
 	}
+	return 0;
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The name records, in the object's own data; the debug sites, from the
+ * pointers the header emits (repeated where the compiler copied a site's
+ * code): sorted, each once, with their module name (ours, freed with the
+ * object, whose sites go with it).
+ */
+static int read_names_and_sites(struct us_object *o,
+				const struct ustatic_object_tables2 *t)
+{
+	const struct ustatic_name *nb = t->names_start, *ne = t->names_stop;
+	struct ustatic_dbg_site *const *db = t->dbg_start, *const *de = t->dbg_stop;
+	size_t n = db ? (size_t)(de - db) : 0, k = 0;
+
+	o->names = nb;
+	o->nnames = nb ? (size_t)(ne - nb) : 0;
+	o->dbg = calloc(n + 1, sizeof(*o->dbg));
+	if (!o->dbg)
+		return -ENOMEM;
+	if (n)
+		memcpy(o->dbg, db, n * sizeof(*o->dbg));
+	qsort(o->dbg, n, sizeof(*o->dbg), cmp_ptr);
+	for (size_t i = 0; i < n; i++)
+		if (o->dbg[i] && (!k || o->dbg[i] != o->dbg[k - 1]))
+			o->dbg[k++] = o->dbg[i];
+	o->ndbg = k;
+	/* A C++ inline function's site is one unique symbol that other
+	 * objects list too: the first to register names it (relaxed: read
+	 * by printing threads). */
+	for (size_t i = 0; i < o->ndbg; i++)
+		if (!__atomic_load_n(&o->dbg[i]->module, __ATOMIC_RELAXED))
+			__atomic_store_n(&o->dbg[i]->module, o->name,
+					 __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -115,15 +185,18 @@ static struct us_object *find_object(const void *id, struct us_object ***link)
 
 void us_registry_discard(struct us_object *o)
 {
+	free(o->name);
+	free(o->dbg);
 	free(o->tramps);
 	free(o->sites);
 	free(o->jumps);
 	free(o);
 }
 
-struct us_object *us_registry_read(const struct ustatic_object_tables *t,
+struct us_object *us_registry_read(const struct ustatic_object_tables2 *t2,
 				   int *err)
 {
+	const struct ustatic_object_tables *t = &t2->base;
 	struct us_object *o;
 
 	us_assert_held(&us_registry_lock);
@@ -139,7 +212,14 @@ struct us_object *us_registry_read(const struct ustatic_object_tables *t,
 	o->ret_stub = (uint8_t *)t->ret_stub;
 	o->ret0_stub = (uint8_t *)t->ret0_stub;
 	dl_iterate_phdr(find_text, o);
-	if (read_tramps(o, t) || read_jumps(o, t)) {
+	if (!o->name)
+		o->name = strdup("?");
+	if (!o->name || read_tramps(o, t) || read_jumps(o, t)) {
+		us_registry_discard(o);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	if (read_names_and_sites(o, t2)) {
 		us_registry_discard(o);
 		*err = -ENOMEM;
 		return NULL;
@@ -166,6 +246,12 @@ void us_registry_remove(const struct ustatic_object_tables *t)
 	us_assert_held(&us_registry_lock);
 	o = find_object(t->id, &link);
 	if (o) {
+		/* Sites that outlive it (another object's, listed here too)
+		 * must not keep its name, which goes with it. */
+		for (size_t i = 0; i < o->ndbg; i++)
+			__atomic_compare_exchange_n(&o->dbg[i]->module,
+				&(const char *){ o->name }, NULL, false,
+				__ATOMIC_RELAXED, __ATOMIC_RELAXED);
 		*link = o->next;
 		us_writer_text_changed();
 		read_segments(o);

@@ -21,7 +21,7 @@ extern struct us_object *us_objects;
 
 /* Reads an object's trampolines and jump entries (not yet published).
  * NULL if already registered (*err 0) or out of memory (*err -ENOMEM). */
-struct us_object *us_registry_read(const struct ustatic_object_tables *t,
+struct us_object *us_registry_read(const struct ustatic_object_tables2 *t,
 				   int *err);
 /* Publishes o in us_objects; or frees an object that was read. */
 void us_registry_publish(struct us_object *o);

@@ -10,10 +10,12 @@
 
 #include <stdbool.h>
 
+#include "dyndbg.h"
 #include "engine.h"
 #include "registry.h"
 
-enum us_key_op { US_KEY_INC, US_KEY_DEC, US_KEY_ENABLE, US_KEY_DISABLE };
+/* enum us_key_op is dyndbg.h's (the control interface names it too);
+ * US_KEY_COUNT is no change and never reaches this file. */
 
 /* One key's change within a batch; lives until the batch finishes. */
 struct us_key_change {
@@ -37,6 +39,8 @@ int us_key_hold(struct us_batch *b, struct us_key_change *c,
 int us_key_replay(struct us_batch *b, struct us_key_change *c,
 		  enum us_key_op op);
 void us_key_queue(struct us_batch *b, struct us_key_change *c);
+/* The same for c[0..n), sorted by key address: one pass over the jumps. */
+void us_key_queue_many(struct us_batch *b, struct us_key_change *c, size_t n);
 
 /* Registry lock held: queues what brings a new object's branches in line
  * with their keys. */

@@ -32,12 +32,31 @@ static bool wrapper(const char *name)
 	return false;
 }
 
+/* What 0.3 added (dynamic debug, names, control from outside);
+ * everything else is 0.2's. */
+static const char *const v03[] = {
+	"ustatic_object_register2", "ustatic_dyndbg_print",
+	"ustatic_dyndbg_query", "ustatic_dyndbg_set_sink",
+	"ustatic_control_start", "ustatic_control_stop",
+};
+
+static const char *version_of(const char *name)
+{
+	size_t n = strcspn(name, "@");
+
+	for (size_t i = 0; i < sizeof(v03) / sizeof(*v03); i++)
+		if (strlen(v03[i]) == n && !strncmp(name, v03[i], n))
+			return "@@USTATIC_0.3";
+	return "@@USTATIC_0.2";
+}
+
 static bool allowed(const char *name, const char *type)
 {
-	if (!strcmp(type, "A"))			/* the version node */
-		return !strcmp(name, "USTATIC_0.2");
+	if (!strcmp(type, "A"))			/* the version nodes */
+		return !strcmp(name, "USTATIC_0.2") ||
+		       !strcmp(name, "USTATIC_0.3");
 	if (!strncmp(name, "ustatic_", 8))
-		return strstr(name, "@@USTATIC_0.2") != NULL;
+		return strstr(name, version_of(name)) != NULL;
 	if (T_LIBC_MUSL && (!strcmp(name, "_init") || !strcmp(name, "_fini")))
 		return true;
 	return wrapper(name);

@@ -19,3 +19,11 @@ fuzz: $(B)/test/fuzz
 		$(if $(OPS),USTATIC_FUZZ_OPS=$(OPS)) $(B)/test/fuzz
 
 .PHONY: fuzz
+
+# The dynamic-debug query parser's fuzzer, test/dyndbg_fuzz.c: ~3 s in
+# `make check`; longer and replayable here.
+fuzz-dyndbg: $(B)/test/dyndbg_fuzz
+	USTATIC_FUZZ_SECONDS=$(or $(SECONDS),600) $(if $(SEED),USTATIC_FUZZ_SEED=$(SEED)) \
+		$(B)/test/dyndbg_fuzz
+
+.PHONY: fuzz-dyndbg

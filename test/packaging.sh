@@ -157,7 +157,9 @@ has libustatic-dev /usr/include/ustatic.h "$libdir/libustatic.so" \
 	"$libdir/libustatic.a" "$libdir/pkgconfig/ustatic.pc" \
 	"$libdir/cmake/ustatic/ustatic-config.cmake" \
 	"$libdir/cmake/ustatic/ustatic-config-version.cmake" \
-	/usr/share/man/man3/static_call_update.3.gz /usr/share/man/man7/ustatic.7.gz
+	/usr/share/man/man3/static_call_update.3.gz /usr/share/man/man7/ustatic.7.gz \
+	/usr/bin/ustatic-ctl /usr/share/man/man1/ustatic-ctl.1.gz \
+	/usr/share/man/man3/ustatic_control_start.3.gz
 echo "packaging: built ${debs[*]##*/}"
 
 # Left over from an interrupted run, or someone's own: replaced, and purged

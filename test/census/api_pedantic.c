@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Every macro and function of the public header, in one translation unit
+ * Every macro and function of the public header (dynamic debug too), in one translation unit
  * that test/header_api.c compiles (only) with -Wall -Wextra -Wpedantic
  * -Werror in several C and C++ standards, patching and generic, x86-64
  * and AArch64. Nothing but the public header is included.
@@ -110,4 +110,35 @@ int api_library(void)
 	r += ustatic_batch_begin();
 	r += ustatic_batch_commit();
 	return r + (int)st.batches;
+}
+
+static void api_sink(void *ctx, const char *line, size_t len)
+{
+	(void)ctx;
+	(void)line;
+	(void)len;
+}
+
+/* Dynamic debug (0.3): both site forms, in a function and in an inline
+ * one (C++: a COMDAT copy per translation unit), queries, the sink. */
+static inline int api_inline_debug(int x)
+{
+	ustatic_pr_debug("inline %d\n", x);
+	return x;
+}
+
+int api_dyndbg(int x);
+int api_dyndbg(int x)
+{
+	int r = 0;
+
+	ustatic_pr_debug("plain\n");
+	ustatic_pr_debug("x=%d s=%s\n", x, "str");
+	if (ustatic_debug_enabled())
+		r++;
+	r += ustatic_dyndbg_query("file api_pedantic.c +p");
+	r += ustatic_dyndbg_set_sink(api_sink, (void *)0);
+	r += ustatic_dyndbg_set_sink((void (*)(void *, const char *, size_t))0,
+				     (void *)0);
+	return r + api_inline_debug(x);
 }
