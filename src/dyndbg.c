@@ -384,6 +384,30 @@ static void us_dyndbg_flags_string(unsigned int f, char out[8])
 
 #define LIST_LINE 1024
 
+/* Within an object, sites listed by file, then line (the registry keeps
+ * them by address, which is no order for a reader). */
+static int by_place(const void *a, const void *b)
+{
+	const struct ustatic_dbg_site *x = *(const struct ustatic_dbg_site *const *)a;
+	const struct ustatic_dbg_site *y = *(const struct ustatic_dbg_site *const *)b;
+	int c = strcmp(x->file, y->file);
+
+	return c ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+/* Registry lock held: o's sites in listing order, or NULL (no memory:
+ * then in the registry's order). The caller frees it. */
+static struct ustatic_dbg_site **sorted_sites(const struct us_object *o)
+{
+	struct ustatic_dbg_site **v;
+
+	if (!o->ndbg || !(v = malloc(o->ndbg * sizeof(*v))))
+		return NULL;
+	memcpy(v, o->dbg, o->ndbg * sizeof(*v));
+	qsort(v, o->ndbg, sizeof(*v), by_place);
+	return v;
+}
+
 /*
  * Lines are made under the registry lock into one buffer and emitted
  * after it is released: a slow reader of the control socket must not
@@ -397,9 +421,11 @@ int us_dyndbg_list(us_emit_fn emit, void *ctx)
 
 	us_init();
 	us_lock(&us_registry_lock);
-	us_for_each_object(o)
+	us_for_each_object(o) {
+		struct ustatic_dbg_site **v = sorted_sites(o);
+
 		for (size_t i = 0; !r && i < o->ndbg; i++) {
-			const struct ustatic_dbg_site *s = o->dbg[i];
+			const struct ustatic_dbg_site *s = v ? v[i] : o->dbg[i];
 
 			escape(fmt, sizeof(fmt), s->format);
 			us_dyndbg_flags_string(flags_of(s), flags);
@@ -415,6 +441,8 @@ int us_dyndbg_list(us_emit_fn emit, void *ctx)
 					LIST_LINE - 1) + 1;
 			}
 		}
+		free(v);
+	}
 	us_unlock(&us_registry_lock);
 	for (size_t at = 0; !r && at < len; at += strlen(all + at) + 1)
 		r = emit(ctx, all + at);

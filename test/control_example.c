@@ -94,7 +94,9 @@ int main(void)
 		usleep(10000);
 	CHECK(count("request 1:") == 1);
 	CHECK_EQ(count("connected"), 0);	/* off: NOPs */
-	CHECK_EQ(ctl(pid, "list", "[debug_server]net_receive =_"), 0);
+	/* By file, then line (the registry's order was 13 before 12). */
+	CHECK_EQ(ctl(pid, "list", "server/net.c:12 [debug_server]net_receive "
+		     "=_ \"client %ld connected\"\nserver/net.c:13 "), 0);
 	CHECK_EQ(ctl(pid, "keys", "call debug_server:db_backend target db_memory"), 0);
 	CHECK_EQ(ctl(pid, "query 'file net.c +p'", "2 debug sites changed"), 0);
 	for (int i = 0; i < 300 && count("connected") < 2; i++)
