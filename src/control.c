@@ -58,6 +58,7 @@
 #include "control.h"
 #include "debug.h"
 #include "init.h"
+#include "lock.h"
 #include "sync.h"
 
 #define MAX_CLIENTS	16
@@ -209,12 +210,26 @@ static bool peer_allowed(int fd, char *why, size_t size)
 	return false;
 }
 
+/*
+ * Out of descriptors (or memory) for a waiting client: the listening socket
+ * stays readable, so poll() would return at once for ever. It is left out
+ * of poll() for ACCEPT_PAUSE_MS instead, and tried again then. The server
+ * thread's alone.
+ */
+#define ACCEPT_PAUSE_MS	100
+static int64_t accept_paused_until;
+
+static bool accept_starved(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
 static void accept_clients(void)
 {
 	for (;;) {
 		struct client *c = NULL;
 		char why[160];
-		int fd;
+		int fd, err;
 
 		for (int i = 0; i < MAX_CLIENTS && !c; i++)
 			if (S.clients[i].fd.fd < 0)
@@ -223,11 +238,19 @@ static void accept_clients(void)
 			return;
 		pthread_mutex_lock(&fd_lock);
 		fd = accept4(S.lfd.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		err = fd < 0 ? errno : 0;
 		if (fd >= 0 && fd_id_take(&c->fd, fd)) {
+			err = errno;
 			close(fd);
 			fd = -1;
 		}
 		pthread_mutex_unlock(&fd_lock);
+		if (fd < 0 && accept_starved(err)) {
+			us_log("control: cannot accept a client (%s): trying "
+			       "again every %d ms", strerror(err),
+			       ACCEPT_PAUSE_MS);
+			accept_paused_until = now_ms() + ACCEPT_PAUSE_MS;
+		}
 		if (fd < 0)
 			return;		/* EAGAIN, or a peer gone already */
 		if (!peer_allowed(fd, why, sizeof(why))) {
@@ -342,7 +365,11 @@ static void *serve(void *arg)
 			who[n++] = i;
 		}
 		for (int i = 0; i < MAX_CLIENTS; i++)
-			if (S.clients[i].fd.fd < 0) {
+			if (S.clients[i].fd.fd < 0 && accept_paused_until > now) {
+				next = accept_paused_until < next ?
+				       accept_paused_until : next;
+				break;
+			} else if (S.clients[i].fd.fd < 0) {
 				p[n] = (struct pollfd){ S.lfd.fd, POLLIN, 0 };
 				who[n++] = -2;
 				break;
@@ -534,16 +561,21 @@ fail:
 	return us_fail(err, "ustatic_control_start");
 }
 
+/* Both entry points hold cancellation off (us_enter()): pthread_join()
+ * and the logging inside are cancellation points, and ctl_lock must not
+ * be left held. */
 int ustatic_control_start(void)
 {
-	int err;
+	int err = us_enter("ustatic_control_start");
 
+	if (err)
+		return err;
 	us_init();
 	pthread_once(&atfork_once, atfork_init);
 	pthread_mutex_lock(&ctl_lock);
 	err = start_locked();
 	pthread_mutex_unlock(&ctl_lock);
-	return err;
+	return us_leave_cancelable(err);
 }
 
 static void wake(void)
@@ -558,8 +590,10 @@ static void wake(void)
 
 int ustatic_control_stop(void)
 {
-	int err = 0;
+	int err = us_enter("ustatic_control_stop");
 
+	if (err)
+		return err;
 	pthread_mutex_lock(&ctl_lock);
 	if (!S.running)
 		err = us_fail(-ESRCH, "ustatic_control_stop: not serving");
@@ -574,7 +608,7 @@ int ustatic_control_stop(void)
 		S.running = false;
 	}
 	pthread_mutex_unlock(&ctl_lock);
-	return err;
+	return us_leave_cancelable(err);
 }
 
 /*

@@ -27,12 +27,18 @@
  *   exit       the program exits with a client connected: no crash, the
  *              client sees the end, the socket file is removed
  *   api        start twice: -EALREADY; stop when stopped: -ESRCH
+ *   cancel     a thread cancelled inside start or stop leaves no lock
+ *              held: the next call returns
+ *   emfile     out of descriptors with a client waiting: the server thread
+ *              does not spin (accept4 fails EMFILE while the socket stays
+ *              readable) and serves the client once it can
  */
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -511,17 +517,16 @@ static int t_cloexec(void *arg)
 	return 0;
 }
 
-/* SigBlk of the thread named ustatic-ctl. */
-static unsigned long long server_sigblk(void)
+/* The server thread's id (the thread named ustatic-ctl). */
+static long server_tid(void)
 {
 	DIR *d = opendir("/proc/self/task");
-	unsigned long long blk = 0;
 	struct dirent *e;
-	bool found = false;
+	long tid = 0;
 
 	CHECK(d);
-	while ((e = readdir(d))) {
-		char p[320], comm[32] = "", line[256];
+	while (!tid && (e = readdir(d))) {
+		char p[320], comm[32] = "";
 		FILE *f;
 
 		if (e->d_name[0] == '.')
@@ -530,22 +535,29 @@ static unsigned long long server_sigblk(void)
 		f = fopen(p, "r");
 		if (!f)
 			continue;
-		if (!fgets(comm, sizeof(comm), f))
-			comm[0] = 0;
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, "ustatic-ctl", 11))
+			tid = atol(e->d_name);
 		fclose(f);
-		if (strncmp(comm, "ustatic-ctl", 11))
-			continue;
-		snprintf(p, sizeof(p), "/proc/self/task/%s/status", e->d_name);
-		f = fopen(p, "r");
-		CHECK(f);
-		while (fgets(line, sizeof(line), f))
-			if (!strncmp(line, "SigBlk:", 7))
-				blk = strtoull(line + 7, NULL, 16);
-		fclose(f);
-		found = true;
 	}
 	closedir(d);
-	CHECK(found);
+	CHECK(tid > 0);
+	return tid;
+}
+
+/* SigBlk of the server thread. */
+static unsigned long long server_sigblk(void)
+{
+	unsigned long long blk = 0;
+	char p[64], line[256];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "/proc/self/task/%ld/status", server_tid());
+	f = fopen(p, "r");
+	CHECK(f);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "SigBlk:", 7))
+			blk = strtoull(line + 7, NULL, 16);
+	fclose(f);
 	return blk;
 }
 
@@ -610,6 +622,116 @@ static int t_exit(void *arg)
 	return 0;
 }
 
+static void *do_stop(void *arg)
+{
+	(void)ustatic_control_stop();
+	return arg;
+}
+
+static void *do_start(void *arg)
+{
+	(void)ustatic_control_start();
+	return arg;
+}
+
+/* A thread cancelled inside start or stop leaves nothing held: the next
+ * call returns (a lock left held hangs it: the case times out). */
+static int t_cancel(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 20; i++) {
+		pthread_t t;
+		int r;
+
+		CHECK_EQ(ustatic_control_start(), 0);
+		CHECK_EQ(pthread_create(&t, NULL, do_stop, NULL), 0);
+		if (i % 2)
+			usleep(100);
+		pthread_cancel(t);
+		CHECK_EQ(pthread_join(t, NULL), 0);
+		r = ustatic_control_stop();
+		CHECK(r == 0 || r == -ESRCH);
+		CHECK_EQ(pthread_create(&t, NULL, do_start, NULL), 0);
+		pthread_cancel(t);
+		CHECK_EQ(pthread_join(t, NULL), 0);
+		r = ustatic_control_start();
+		CHECK(r == 0 || r == -EALREADY);
+		CHECK_EQ(ustatic_control_stop(), 0);
+	}
+	return 0;
+}
+
+/* utime + stime of a thread, in clock ticks, through an open stat file. */
+static long cpu_ticks(int fd)
+{
+	char buf[1024], *s;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	long v[2] = { 0, 0 };
+
+	CHECK(n > 0);
+	buf[n] = 0;
+	s = strrchr(buf, ')');
+	CHECK(s);
+	/* Fields 14 and 15; s is at the end of field 2. */
+	for (int f = 2; f < 15 && (s = strchr(s + 1, ' ')); f++)
+		if (f >= 13)
+			v[f - 13] = atol(s + 1);
+	return v[0] + v[1];
+}
+
+/*
+ * The program is out of descriptors while a client waits: accept4()
+ * fails (EMFILE) and the listening socket stays readable. The server must
+ * not spin on it (at most 20 % of a CPU here), and serves the client
+ * once a descriptor is free.
+ */
+static int t_emfile(void *arg)
+{
+	struct rlimit rl;
+	char path[108], p[64];
+	int statfd, first = -1, last = -1, fd;
+	long before, ticks = sysconf(_SC_CLK_TCK);
+	pid_t client;
+
+	(void)arg;
+	CHECK_EQ(ustatic_control_start(), 0);
+	cc_path(path, sizeof(path), getpid());
+	snprintf(p, sizeof(p), "/proc/self/task/%ld/stat", server_tid());
+	statfd = open(p, O_RDONLY | O_CLOEXEC);
+	CHECK(statfd >= 0);
+	CHECK(!getrlimit(RLIMIT_NOFILE, &rl));
+	rl.rlim_cur = 64;
+	CHECK(!setrlimit(RLIMIT_NOFILE, &rl));
+	while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
+		if (first < 0)
+			first = fd;
+		last = fd;
+	}
+	CHECK(first >= 0);
+	client = fork();
+	CHECK(client >= 0);
+	if (!client) {			/* a client, in the backlog */
+		struct cc_reply r;
+
+		close(last);
+		fd = cc_connect(path);
+		if (fd < 0)
+			_exit(2);
+		cc_ask(fd, "version", &r);
+		_exit(r.ok == 1 ? 0 : 3);
+	}
+	usleep(300 * 1000);
+	before = cpu_ticks(statfd);
+	sleep(1);
+	CHECK(cpu_ticks(statfd) - before <= ticks / 5);
+	for (fd = first; fd <= last; fd++)
+		close(fd);
+	CHECK_EQ(t_wait(client), 0);	/* served, once it could be */
+	close(statfd);
+	CHECK_EQ(ustatic_control_stop(), 0);
+	return 0;
+}
+
 static int t_api(void *arg)
 {
 	(void)arg;
@@ -629,7 +751,8 @@ static const struct {
 	{ "oversized", t_oversized }, { "vanish", t_vanish },
 	{ "slow", t_slow }, { "many", t_many }, { "fork", t_fork },
 	{ "cycles", t_cycles }, { "cloexec", t_cloexec }, { "mask", t_mask },
-	{ "exit", t_exit }, { "api", t_api },
+	{ "exit", t_exit }, { "api", t_api }, { "cancel", t_cancel },
+	{ "emfile", t_emfile },
 };
 
 int main(int argc, char **argv)
