@@ -254,7 +254,7 @@ static int query_locked(const char *s, char *err, size_t errlen)
 /* USTATIC_DYNDBG, once, before any other query and any object's sites. */
 static void read_env(void)
 {
-	const char *s = getenv("USTATIC_DYNDBG");
+	const char *s = secure_getenv("USTATIC_DYNDBG");
 	char err[256];
 	int r;
 

@@ -105,7 +105,7 @@ static void stay_resident(void)
 
 static void init_once(void)
 {
-	const char *d = getenv("USTATIC_DEBUG");
+	const char *d = secure_getenv("USTATIC_DEBUG");
 
 	us_debug = d && atoi(d) > 0;
 	if (us_runtime_init() != 0)

@@ -76,7 +76,7 @@ static void *next(const char *name)
 
 __attribute__((constructor(101))) static void interpose_init(void)
 {
-	const char *e = getenv("USTATIC_SIGTRAP_BLOCKABLE");
+	const char *e = secure_getenv("USTATIC_SIGTRAP_BLOCKABLE");
 
 	keep_sigtrap_blockable = e && atoi(e) > 0;
 	real_pthread_sigmask = next("pthread_sigmask");

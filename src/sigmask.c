@@ -538,7 +538,7 @@ bool us_sigtrap_may_be_blocked(void)
 	/* Pairs with the release increment in src/interpose.c. */
 	unsigned long epoch = __atomic_load_n(&m->epoch, __ATOMIC_ACQUIRE);
 	unsigned long threads = us_alone() ? 1 : us_thread_links();
-	const char *e = getenv("USTATIC_MASK_SCAN");
+	const char *e = secure_getenv("USTATIC_MASK_SCAN");
 	bool always = (e && atoi(e) > 0) || !filtered_masks;
 	long now = now_ns(), who;
 	bool blocked;

@@ -149,7 +149,7 @@ static bool has_handler(const struct sigaction *sa)
  */
 static int install_signal(void)
 {
-	const char *e = getenv("USTATIC_SYNC_SIGNAL");
+	const char *e = secure_getenv("USTATIC_SYNC_SIGNAL");
 	int sig = e ? atoi(e) : DEFAULT_SYNC_SIGNAL;
 	struct sigaction sa, old;
 
@@ -184,7 +184,7 @@ static bool handler_still_ours(void)
 
 void us_sync_init(void)
 {
-	const char *e = getenv("USTATIC_SYNC");
+	const char *e = secure_getenv("USTATIC_SYNC");
 	int m;
 
 	register_membarrier();

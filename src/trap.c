@@ -326,8 +326,8 @@ static bool detect_shadow_stack(void)
 {
 	unsigned long features = 0;
 
-	if (getenv("USTATIC_FORCE_SHSTK"))
-		return atoi(getenv("USTATIC_FORCE_SHSTK")) != 0;
+	if (secure_getenv("USTATIC_FORCE_SHSTK"))
+		return atoi(secure_getenv("USTATIC_FORCE_SHSTK")) != 0;
 #ifdef __x86_64__
 	if (syscall(SYS_arch_prctl, ARCH_SHSTK_STATUS, &features) != 0)
 		return false;
@@ -435,7 +435,7 @@ static bool traced(void)
 
 bool us_trap_usable(void)
 {
-	const char *e = getenv("USTATIC_TRAPFREE");
+	const char *e = secure_getenv("USTATIC_TRAPFREE");
 	us_sigaction_fn *h = __atomic_load_n(&T->handler, __ATOMIC_ACQUIRE);
 
 	if (!US_ARCH_USES_GUARDS || (e && atoi(e)))

@@ -222,7 +222,7 @@ static int own_mem_fd(void)
 
 void us_writer_init(void)
 {
-	const char *e = getenv("USTATIC_WRITE");
+	const char *e = secure_getenv("USTATIC_WRITE");
 	struct stat st;
 	int m = USTATIC_WRITE_PROCMEM;
 
