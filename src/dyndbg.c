@@ -35,6 +35,7 @@
 #include "static_key.h"
 
 #define LOG_MAX 1024
+#define US_DD_QUERY_MAX 65536	/* bytes in one query string */
 
 static struct us_query *qlog;		/* registry lock */
 static size_t nlog, caplog;		/* registry lock */
@@ -72,35 +73,55 @@ static bool overridden(const struct us_query *old, const struct us_query *q,
 	return false;
 }
 
-/* Makes room in the log for q[0..n) (what they override goes), before
- * anything is applied, so that logging them cannot fail afterwards. */
-static int log_reserve(const struct us_query *q, size_t n, char *err,
-		       size_t errlen)
+/*
+ * Which of q[0..n) the log keeps: not one a later query of the same string
+ * overrides ("+p; -p" a thousand times is one entry), and not "=_" on
+ * every site (it empties the log, and an object loaded later starts with
+ * every flag clear anyway). Returns how many are kept.
+ */
+static size_t log_choose(const struct us_query *q, size_t n, bool *keep)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		keep[i] = !overridden(&q[i], q + i + 1, n - i - 1) &&
+			  !us_query_clears_all(&q[i]);
+		m += keep[i];
+	}
+	return m;
+}
+
+/* Makes room in the log for the m of q[0..n) it keeps (what any of q
+ * overrides goes), before anything is applied, so that logging them
+ * cannot fail afterwards. */
+static int log_reserve(const struct us_query *q, size_t n, size_t m,
+		       char *err, size_t errlen)
 {
 	size_t kept = 0;
 
-	for (size_t i = 0; n <= LOG_MAX && i < nlog; i++)
+	for (size_t i = 0; m <= LOG_MAX && i < nlog; i++)
 		kept += !overridden(&qlog[i], q, n);
-	if (kept + n > LOG_MAX) {
+	if (kept + m > LOG_MAX) {
 		snprintf(err, errlen, "more than %d distinct queries to keep "
 			 "for objects loaded later: refused", LOG_MAX);
 		return -ENOSPC;
 	}
-	if (nlog + n > caplog) {
-		struct us_query *v = realloc(qlog, (nlog + n) * sizeof(*v));
+	if (nlog + m > caplog) {
+		struct us_query *v = realloc(qlog, (nlog + m) * sizeof(*v));
 
 		if (!v) {
 			snprintf(err, errlen, "out of memory");
 			return -ENOMEM;
 		}
 		qlog = v;
-		caplog = nlog + n;
+		caplog = nlog + m;
 	}
 	return 0;
 }
 
-/* Appends q[0..n) (taking their strings), dropping what they override. */
-static void log_commit(struct us_query *q, size_t n)
+/* Appends the kept ones of q[0..n) (taking their strings), dropping what
+ * any of q overrides. */
+static void log_commit(struct us_query *q, size_t n, const bool *keep)
 {
 	size_t kept = 0;
 
@@ -110,12 +131,13 @@ static void log_commit(struct us_query *q, size_t n)
 		else
 			qlog[kept++] = qlog[i];
 	}
+	for (size_t i = 0; i < n; i++)
+		if (keep[i]) {
+			qlog[kept++] = q[i];
+			/* The strings are the log's now. */
+			memset(&q[i], 0, sizeof(q[i]));
+		}
 	nlog = kept;
-	if (!n)
-		return;
-	memcpy(qlog + kept, q, n * sizeof(*q));
-	nlog = kept + n;
-	memset(q, 0, n * sizeof(*q));	/* the strings are the log's now */
 }
 
 /* Flags of s after q[0..n). */
@@ -237,16 +259,30 @@ static int apply_all(const struct us_query *q, size_t n, char *err,
 static int query_locked(const char *s, char *err, size_t errlen)
 {
 	struct us_query *q;
+	bool *keep;
 	size_t n;
-	int r = us_queries_parse(s, &q, &n, err, errlen);
+	int r;
 
+	if (strlen(s) > US_DD_QUERY_MAX) {
+		snprintf(err, errlen, "query longer than %d bytes",
+			 US_DD_QUERY_MAX);
+		return -E2BIG;
+	}
+	r = us_queries_parse(s, &q, &n, err, errlen);
 	if (r)
 		return r;
-	r = log_reserve(q, n, err, errlen);
+	keep = calloc(n ? n : 1, sizeof(*keep));
+	if (!keep) {
+		snprintf(err, errlen, "out of memory");
+		r = -ENOMEM;
+	} else {
+		r = log_reserve(q, n, log_choose(q, n, keep), err, errlen);
+	}
 	if (!r)
 		r = apply_all(q, n, err, errlen);
 	if (r >= 0)
-		log_commit(q, n);
+		log_commit(q, n, keep);
+	free(keep);
 	us_queries_free(q, n);
 	return r;
 }

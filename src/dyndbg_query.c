@@ -411,6 +411,11 @@ static bool matches_all(const struct us_query *q)
 	       !q->has_line;
 }
 
+bool us_query_clears_all(const struct us_query *q)
+{
+	return matches_all(q) && q->op == '=' && !q->mask;
+}
+
 /*
  * Whether `later` makes `earlier` useless for every site: it matches the
  * same sites (the same match, or no match at all: every site) and sets or

@@ -30,5 +30,7 @@ unsigned int us_query_apply(const struct us_query *q, unsigned int flags);
 /* later, applied after earlier, leaves nothing of earlier's effect. */
 bool us_query_overrides(const struct us_query *later,
 			const struct us_query *earlier);
+/* q is "=_" on every site. */
+bool us_query_clears_all(const struct us_query *q);
 
 #endif
