@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -78,25 +79,45 @@ __attribute__((destructor)) static void log_flush(void)
 	pthread_mutex_unlock(&log_lock);
 }
 
-void us_log(const char *fmt, ...)
+static void vlog(bool once, const char *fmt, va_list ap)
 {
 	char buf[LINE];
-	va_list ap;
 	int n;
 
-	if (!us_debug)
-		return;
 	memcpy(buf, "ustatic: ", 9);
-	va_start(ap, fmt);
 	n = vsnprintf(buf + 9, sizeof(buf) - 10, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		return;
 	/* Room for the newline and the terminating NUL. */
 	n = 9 + (n < (int)sizeof(buf) - 11 ? n : (int)sizeof(buf) - 11);
 	buf[n++] = '\n';
 	buf[n] = 0;
-	put_once(buf, n);
+	if (once)
+		put_once(buf, n);
+	else
+		put(buf, n);
+}
+
+void us_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!us_debug)
+		return;
+	va_start(ap, fmt);
+	vlog(true, fmt, ap);
+	va_end(ap);
+}
+
+void us_log_each(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!us_debug)
+		return;
+	va_start(ap, fmt);
+	vlog(false, fmt, ap);
+	va_end(ap);
 }
 
 int us_fail(int err, const char *what)

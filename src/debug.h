@@ -13,6 +13,9 @@ extern US_HIDDEN struct ustatic_stats us_stats;
 
 /* Message to stderr when USTATIC_DEBUG=1; async-signal-safe (no stdio). */
 US_HIDDEN void us_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same, printed every time: the answer to one call of the program's
+ * (a malformed query), not a condition every batch meets. */
+US_HIDDEN void us_log_each(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Logs "what: strerror(-err)" and returns err, for `return us_fail(...)`. */
 US_HIDDEN int us_fail(int err, const char *what);

@@ -343,7 +343,7 @@ int ustatic_dyndbg_query(const char *query)
 		return r;
 	r = us_dyndbg_query(query, err, sizeof(err));
 	if (r < 0)
-		us_log("ustatic_dyndbg_query: %s", err);
+		us_log_each("ustatic_dyndbg_query: %s", err);
 	us_leave_cancelable(r < 0 ? r : 0);
 	return r;
 }

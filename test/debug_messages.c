@@ -3,7 +3,8 @@
  * USTATIC_DEBUG=1 messages a user can act on: methods by name, not number;
  * a refused change names its static call or key; a thread that blocks
  * SIGTRAP is named (tid and name); a condition met by every batch is not
- * printed once per batch (before: one identical line per batch). The test
+ * printed once per batch (before: one identical line per batch), but the
+ * answer to each malformed query is. The test
  * re-executes itself with its stderr in a file and reads it. Black box.
  */
 #include <pthread.h>
@@ -65,6 +66,9 @@ static int child(void)
 	CHECK_EQ(static_branch_dec(&dm_key), -EINVAL);
 	CHECK_EQ(static_call_update(dm_call, (int (*)(int))(void *)&stop), -EINVAL);
 	CHECK_EQ(call_dm(1), 1);
+	/* The same malformed query twice: said twice, at once. */
+	CHECK_EQ(ustatic_dyndbg_query("fiel x.c +p"), -EINVAL);
+	CHECK_EQ(ustatic_dyndbg_query("fiel x.c +p"), -EINVAL);
 	stop = true;
 	pthread_join(th, NULL);
 	return 0;
@@ -111,6 +115,7 @@ int main(int argc, char **argv)
 	CHECK(strstr(buf, "write method ") && !strstr(buf, "write method 1"));
 	CHECK(strstr(buf, "static_branch_dec(dm_key) refused"));
 	CHECK(strstr(buf, "static_call_update(dm_call) refused"));
+	CHECK_EQ(count(buf, "column 1: unknown keyword"), 2);
 #if defined(USTATIC_ARCH_X86_64)
 	/* Every batch meets the blocking thread, the log says so once or
 	 * twice, with its name, and how often it came. */
