@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 	CHECK(strstr(buf, "write method ") && !strstr(buf, "write method 1"));
 	CHECK(strstr(buf, "static_branch_dec(dm_key) refused"));
 	CHECK(strstr(buf, "static_call_update(dm_call) refused"));
-	CHECK_EQ(count(buf, "column 1: unknown keyword"), 2);
+	CHECK_EQ(count(buf, "ustatic: ustatic_dyndbg_query: column 1: unknown"), 2);
 #if defined(USTATIC_ARCH_X86_64)
 	/* Every batch meets the blocking thread, the log says so once or
 	 * twice, with its name, and how often it came. */
