@@ -7,7 +7,19 @@
  * The socket is looked for where that process made it: under the
  * XDG_RUNTIME_DIR of its environment (/proc/PID/environ, readable by its
  * own user and root), ours, /run/user/UID, and /tmp/ustatic-UID, UID being
- * the owner of /proc/PID. The first socket file found is used.
+ * the process's effective uid (/proc/PID/status). The first socket file
+ * found is used.
+ *
+ * Another user's process is not to be trusted (root runs this tool on
+ * anything): it may have planted a socket at a path we look at (its own
+ * XDG_RUNTIME_DIR, a /tmp/ustatic-UID it made before UID did), and it
+ * writes what it likes in its replies. So the socket's directory must be
+ * the process's uid's (or root's), a real directory closed to group and
+ * others, the socket file the same uid's; the peer that answers must be
+ * process PID itself (SO_PEERCRED: the pid that called listen(), in our
+ * pid namespace), of that uid or root; and nothing that came from outside
+ * (reply lines, paths from the process's environment) reaches the
+ * terminal raw: bytes outside printable ASCII are printed as \ooo.
  *
  * Exit status: 0 the command succeeded; 1 the process refused it (an ERR
  * reply: a malformed query, an unknown key, a peer not allowed); 2 usage,
@@ -36,6 +48,14 @@
 #define REQUEST_MAX	4096
 #define TIMEOUT_MS	30000
 #define MAX_TRIED	4
+#define MALFORMED_SHOWN	80
+
+/* The target: its pid as given, and its effective uid (the owner of the
+ * socket's directory and file, since its server made them with it). */
+struct target {
+	const char *pid;
+	uid_t euid;
+};
 
 static const char *prog = "ustatic-ctl";
 
@@ -64,6 +84,89 @@ __attribute__((noreturn)) static void usage(void)
 		"The process must run with USTATIC_CONTROL=1 or call "
 		"ustatic_control_start().\n", prog);
 	exit(2);
+}
+
+/*
+ * The first n bytes of s, made safe for a terminal: bytes outside
+ * 0x20..0x7e as \ooo (octal, as the server's own escapes in formats).
+ * Backslashes are left as they are: the server escapes them itself in
+ * what it lists (\\, \", \n as the kernel's control file), and a
+ * lone backslash cannot drive a terminal. Cut short (and "..." appended)
+ * when out is too small. Returns out.
+ */
+static const char *safe(char *out, size_t size, const char *s, size_t n)
+{
+	size_t o = 0, i;
+
+	for (i = 0; i < n && o + 5 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c <= 0x7e)
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, size - o, "\\%03o", c);
+	}
+	if (i < n && size >= 4)
+		memcpy(out + (o < size - 4 ? o : size - 4), "...", 4);
+	else
+		out[o] = 0;
+	return out;
+}
+
+/* A NUL-terminated string from outside, safe to print (cut at PATH_MAX). */
+#define SAFE(s) safe((char[PATH_MAX * 4 + 4]){ 0 }, PATH_MAX * 4 + 4, \
+		     (s), strlen(s))
+
+/*
+ * Strictly a process id: decimal digits, no sign, no space, no leading
+ * zero, within pid_t (Linux pids are at most 2^22). Anything else is a
+ * usage error rather than "no process" later: /proc/030091 and
+ * "/proc/ 30091" do not exist, and they should not have to.
+ */
+static bool parse_pid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 10 || s[0] < '1' || s[0] > '9')
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return strtoll(s, NULL, 10) <= INT_MAX;
+}
+
+/*
+ * The process's thread-group id and effective uid, from /proc/PID/status
+ * (readable by anyone). A thread id has a /proc entry too (not listed,
+ * but there): it is told apart by its Tgid, and refused with the process
+ * to ask instead, rather than reported as "no control socket".
+ */
+static void read_status(struct target *t)
+{
+	char path[64], line[256];
+	long tgid = -1;
+	unsigned long euid = ULONG_MAX;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/status", t->pid);
+	f = fopen(path, "re");
+	if (!f)
+		die(2, "no process %s", t->pid);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long r;
+
+		if (!strncmp(line, "Tgid:", 5))
+			tgid = strtol(line + 5, NULL, 10);
+		else if (!strncmp(line, "Uid:", 4))
+			sscanf(line + 4, "%lu %lu", &r, &euid);
+	}
+	fclose(f);
+	if (tgid <= 0 || euid == ULONG_MAX)
+		die(2, "no process %s (cannot read %s)", t->pid, path);
+	if (tgid != strtol(t->pid, NULL, 10))
+		die(2, "%s is a thread of process %ld, not a process: ask %ld",
+		    t->pid, tgid, tgid);
+	t->euid = (uid_t)euid;
 }
 
 /* XDG_RUNTIME_DIR from the target's environment, into out. */
@@ -112,54 +215,121 @@ static bool try_dir(struct tried *t, const char *dir, const char *pid)
 	return !lstat(path, &st) && S_ISSOCK(st.st_mode);
 }
 
-/* The socket's path, or exits 2 saying where it looked. */
-static const char *find_socket(const char *pid, struct tried *t)
+/* Owned by the process's uid, or by root (trusted anyway). */
+static bool owner_ok(const struct stat *st, const struct target *tg)
 {
-	char proc[64], dir[PATH_MAX];
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-	struct stat st;
+	return st->st_uid == tg->euid || st->st_uid == 0;
+}
 
-	snprintf(proc, sizeof(proc), "/proc/%s", pid);
-	if (stat(proc, &st))
-		die(2, "no process %s", pid);
+/*
+ * The socket file found must be the process's: its directory a real
+ * directory (lstat: not a symlink) of the process's uid, closed to group
+ * and others (as its server made and checked it), the file that uid's.
+ * Anything else was put there by someone else: refused, exit 2.
+ */
+static void check_place(const char *path, const struct target *tg)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct stat st;
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir)
+		*slash = 0;
+	if (lstat(dir, &st))
+		die(2, "%s: %s", SAFE(dir), strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		die(2, "%s: not a directory (a symbolic link?): refused, not "
+		    "process %s's socket", SAFE(dir), tg->pid);
+	if (!owner_ok(&st, tg))
+		die(2, "%s belongs to uid %u, not to process %s's uid %u: "
+		    "refused, someone else's socket", SAFE(dir),
+		    (unsigned)st.st_uid, tg->pid, (unsigned)tg->euid);
+	if (st.st_mode & 077)
+		die(2, "%s has mode %03o (group or others may write there): "
+		    "refused, not process %s's socket", SAFE(dir),
+		    (unsigned)(st.st_mode & 0777), tg->pid);
+	if (lstat(path, &st))
+		die(2, "%s: %s", SAFE(path), strerror(errno));
+	if (!owner_ok(&st, tg))
+		die(2, "%s belongs to uid %u, not to process %s's uid %u: "
+		    "refused, someone else's socket", SAFE(path),
+		    (unsigned)st.st_uid, tg->pid, (unsigned)tg->euid);
+}
+
+/* The socket's path, or exits 2 saying where it looked. */
+static const char *find_socket(const struct target *tg, struct tried *t)
+{
+	const char *pid = tg->pid;
+	char dir[PATH_MAX];
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
 	if (target_xdg(pid, dir, sizeof(dir) - 8) &&
 	    try_dir(t, strcat(dir, "/ustatic"), pid))
 		return t->path[t->n - 1];
 	if (xdg && xdg[0] == '/' && strlen(xdg) < sizeof(dir) - 8 &&
 	    try_dir(t, strcat(strcpy(dir, xdg), "/ustatic"), pid))
 		return t->path[t->n - 1];
-	snprintf(dir, sizeof(dir), "/run/user/%u/ustatic", (unsigned)st.st_uid);
+	snprintf(dir, sizeof(dir), "/run/user/%u/ustatic", (unsigned)tg->euid);
 	if (try_dir(t, dir, pid))
 		return t->path[t->n - 1];
-	snprintf(dir, sizeof(dir), "/tmp/ustatic-%u", (unsigned)st.st_uid);
+	snprintf(dir, sizeof(dir), "/tmp/ustatic-%u", (unsigned)tg->euid);
 	if (try_dir(t, dir, pid))
 		return t->path[t->n - 1];
 	fprintf(stderr, "%s: process %s has no control socket (looked for", prog, pid);
 	for (int i = 0; i < t->n; i++)
-		fprintf(stderr, "%s %s", i ? "," : "", t->path[i]);
+		fprintf(stderr, "%s %s", i ? "," : "", SAFE(t->path[i]));
 	fprintf(stderr, ");\n%s: start it with USTATIC_CONTROL=1 or make it call "
 		"ustatic_control_start() (USTATIC_DEBUG=1 says why a start "
 		"failed)\n", prog);
 	exit(2);
 }
 
-static int connect_to(const char *path, const char *pid)
+/*
+ * The peer must be process PID itself: SO_PEERCRED on our end holds the
+ * credentials of whoever called listen() on the other (its pid is the
+ * thread group's, in our pid namespace). A server of another process,
+ * however it got its socket where we looked, has another pid.
+ */
+static void check_peer(int fd, const char *path, const struct target *tg)
 {
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len))
+		die(2, "%s: cannot read the server's credentials: %s",
+		    SAFE(path), strerror(errno));
+	if ((long)cr.pid != strtol(tg->pid, NULL, 10))
+		die(2, "%s is served by process %d, not by process %s: refused",
+		    SAFE(path), (int)cr.pid, tg->pid);
+	if (cr.uid != tg->euid && cr.uid != 0)
+		die(2, "%s is served by uid %u, not by process %s's uid %u: "
+		    "refused", SAFE(path), (unsigned)cr.uid, tg->pid,
+		    (unsigned)tg->euid);
+}
+
+static int connect_to(const char *path, const struct target *tg)
+{
+	const char *pid = tg->pid;
+
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		die(2, "socket: %s", strerror(errno));
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+	if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		check_peer(fd, path, tg);
 		return fd;
+	}
 	if (errno == ECONNREFUSED)
 		die(2, "%s: nobody serves it (process %s exited, exec'd or "
-		    "stopped serving; the file is stale)", path, pid);
+		    "stopped serving; the file is stale)", SAFE(path), pid);
 	if (errno == EACCES || errno == EPERM)
 		die(2, "%s: permission denied (the socket is its owner's and "
-		    "root's only)", path);
-	die(2, "%s: %s", path, strerror(errno));
+		    "root's only)", SAFE(path));
+	die(2, "%s: %s", SAFE(path), strerror(errno));
 	return -1;
 }
 
@@ -204,13 +374,14 @@ static void send_all(int fd, const char *req, size_t len, long long deadline)
 }
 
 /*
- * Reads reply lines: data lines ("* TEXT") go to stdout as TEXT; returns
+ * Reads reply lines: data lines ("* TEXT") go to stdout as TEXT, made
+ * safe (the process may be anybody's; see the top); returns
  * at the terminator, with its status (OK: 0 and *value; ERR: 1, message
  * printed). A line that is neither, or the connection closing first: 2.
  */
 static int read_reply(int fd, long long deadline, long *value)
 {
-	static char buf[1 << 16];
+	static char buf[1 << 16], out[4 * sizeof(buf) + 4];
 	size_t len = 0;
 
 	for (;;) {
@@ -222,7 +393,8 @@ static int read_reply(int fd, long long deadline, long *value)
 
 			*nl = 0;
 			if (!strncmp(line, "* ", 2)) {
-				puts(line + 2);
+				puts(safe(out, sizeof(out), line + 2,
+					  (size_t)(nl - line) - 2));
 			} else if (!strncmp(line, "OK ", 3)) {
 				*value = strtol(line + 3, NULL, 10);
 				return 0;
@@ -234,13 +406,20 @@ static int read_reply(int fd, long long deadline, long *value)
 
 				msg = *msg ? msg + 1 : (char *)"error";
 				if (strstr(msg, why))	/* said already */
-					fprintf(stderr, "%s: %s\n", prog, msg);
-				else
-					fprintf(stderr, "%s: %s (%s)\n", prog, msg, why);
+					why = "";
+				fprintf(stderr, "%s: %s%s%s%s\n", prog,
+					safe(out, sizeof(out), msg,
+					     (size_t)(nl - msg)),
+					*why ? " (" : "", why, *why ? ")" : "");
 				return 1;
 			} else {
-				fprintf(stderr, "%s: malformed reply line: %.80s\n",
-					prog, line);
+				size_t n = (size_t)(nl - line);
+
+				fprintf(stderr, "%s: malformed reply line: %s%s\n",
+					prog, safe(out, sizeof(out), line,
+						   n < MALFORMED_SHOWN ? n :
+						   MALFORMED_SHOWN),
+					n > MALFORMED_SHOWN ? "..." : "");
 				return 2;
 			}
 			len -= (size_t)(nl + 1 - buf);
@@ -275,9 +454,10 @@ int main(int argc, char **argv)
 	static const char *const bare[] = { "list", "keys", "help", "version", NULL };
 	static const char *const named[] = { "enable", "disable", "inc", "dec",
 					     "count", NULL };
-	char req[REQUEST_MAX + 2], *end;
+	char req[REQUEST_MAX + 2];
 	const char *cmd, *path;
 	struct tried tried = { .n = 0 };
+	struct target tg = { .pid = argv[1] };
 	long long deadline;
 	long value = 0;
 	size_t len;
@@ -286,9 +466,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 3)
 		usage();
-	strtol(argv[1], &end, 10);
-	if (!*argv[1] || *end || argv[1][0] == '-' || argv[1][0] == '+')
-		die(2, "not a process id: %s", argv[1]);
+	if (!parse_pid(argv[1]))
+		die(2, "not a process id: %s (a decimal number, without sign, "
+		    "spaces or leading zeros)", SAFE(argv[1]));
 	cmd = argv[2];
 	if (is_command(cmd, bare) && argc == 3) {
 		len = (size_t)snprintf(req, sizeof(req), "%s\n", cmd);
@@ -308,8 +488,10 @@ int main(int argc, char **argv)
 		die(2, "request longer than %d bytes", REQUEST_MAX);
 	if (memchr(req, '\n', len - 1))
 		die(2, "an argument holds a newline");
-	path = find_socket(argv[1], &tried);
-	fd = connect_to(path, argv[1]);
+	read_status(&tg);
+	path = find_socket(&tg, &tried);
+	check_place(path, &tg);
+	fd = connect_to(path, &tg);
 	deadline = now_ms() + TIMEOUT_MS;
 	send_all(fd, req, len, deadline);
 	st = read_reply(fd, deadline, &value);
