@@ -540,6 +540,16 @@ static long server_tid(void)
 		fclose(f);
 	}
 	closedir(d);
+	/* Without thread names (musl), in a process of two threads: the
+	 * one that is not main. */
+	if (!tid && threads_now() == 2) {
+		d = opendir("/proc/self/task");
+		CHECK(d);
+		while ((e = readdir(d)))
+			if (e->d_name[0] != '.' && atol(e->d_name) != getpid())
+				tid = atol(e->d_name);
+		closedir(d);
+	}
 	CHECK(tid > 0);
 	return tid;
 }
