@@ -105,22 +105,26 @@ static int run(void *arg)
 	return 0;
 }
 
-static void *nothing(void *arg)
+static void *wait_stop(void *arg)
 {
+	while (!atomic_load(&stop))
+		usleep(1000);
 	return arg;
 }
 
 /* The library installs its handler (after ours) with its first batch that
- * places an int3, which needs another thread to have existed (alone, code
- * is written whole): one that ends at once, then an update and back. */
+ * places an int3, which needs another thread (alone, code is written
+ * whole): an update and back while one waits. */
 static void first_int3_batch(void)
 {
 	pthread_t th;
 
-	CHECK_EQ(pthread_create(&th, NULL, nothing, NULL), 0);
-	CHECK_EQ(pthread_join(th, NULL), 0);
+	CHECK_EQ(pthread_create(&th, NULL, wait_stop, NULL), 0);
 	CHECK_EQ(static_call_update(ss_sc, f1), 0);
 	CHECK_EQ(static_call_update(ss_sc, f0), 0);
+	atomic_store(&stop, true);
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	atomic_store(&stop, false);
 }
 
 int main(void)
