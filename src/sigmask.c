@@ -40,7 +40,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 #include "debug.h"
 #include "lock.h"
 #include "runtime.h"
