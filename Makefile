@@ -86,7 +86,7 @@ SAN_TESTS := static_call_basic static_call_stress static_key_basic \
 	key_counting txn_compose txn_record_fail reentry_signal \
 	trap_longjmp shstk_self_signal updater_sync_signals stats_truthful \
 	bad_targets sigtrap_foreign engine_write_failures debug_messages \
-	engine_stuck_guards sigtrap_chain_flags \
+	engine_stuck_guards sigtrap_sent_storm sigtrap_chain_flags \
 	server_sigwait copies exports writer_no_wx writer_lazy_fd \
 	dyndbg_parse dyndbg_output dyndbg_threads dyndbg_plugin dyndbg_env \
 	dyndbg_fuzz names_list control_fuzz control_tool
@@ -94,10 +94,7 @@ SAN_TESTS := static_call_basic static_call_stress static_key_basic \
 # runs, and its children change uid), writer_maps_reads (it defines open() and fopen(),
 # which the sanitizers intercept), hostile_no_proc (LeakSanitizer needs /proc),
 # cancel_inside (ASan's sigaltstack interceptor trips over a cancelled
-# thread's unwinding), sigtrap_sent_storm (SIGTRAPs sent back to back nest
-# in our SA_NODEFER handler on the small alternate stack ASan gives each
-# thread until it overflows: 1 run in 6 dies of SIGSEGV, none with
-# ASAN_OPTIONS=use_sigaltstack=0; see docs/DESIGN.md), unload_library (a host built without the
+# thread's unwinding), unload_library (a host built without the
 # sanitizer's run-time loads the library).
 TSAN_TESTS := static_call_basic static_call_stress static_key_basic \
 	static_key_stress transaction multi_object key_counting txn_compose \
