@@ -42,9 +42,8 @@ static int ctl(char *out, size_t size, const char *fmt, ...)
 static int ctl(char *out, size_t size, const char *fmt, ...)
 {
 	char cmd[PATH_MAX + 512];
-	size_t n = 0;
+	size_t n;
 	va_list ap;
-	FILE *p;
 	int st;
 
 	n = (size_t)snprintf(cmd, sizeof(cmd), "'%s' ", tool);
@@ -52,15 +51,9 @@ static int ctl(char *out, size_t size, const char *fmt, ...)
 	vsnprintf(cmd + n, sizeof(cmd) - n, fmt, ap);
 	va_end(ap);
 	strcat(cmd, " 2>&1");
-	p = popen(cmd, "r");
-	CHECK(p);
-	n = fread(out, 1, size - 1, p);
-	out[n] = 0;
-	st = pclose(p);
-	CHECK(WIFEXITED(st));
-	printf("$ ustatic-ctl %s -> %d\n%s", cmd + strlen(tool) + 3,
-	       WEXITSTATUS(st), out);
-	return WEXITSTATUS(st);
+	st = t_capture(cmd, out, size, &n);
+	printf("$ ustatic-ctl %s -> %d\n%s", cmd + strlen(tool) + 3, st, out);
+	return st;
 }
 
 /* The server: says its pid, then runs commands from its input until it

@@ -46,7 +46,6 @@ static int ctl(char *out, size_t size, const char *fmt, ...)
 	char cmd[PATH_MAX + 512];
 	size_t n;
 	va_list ap;
-	FILE *p;
 	int st;
 
 	n = (size_t)snprintf(cmd, sizeof(cmd), "'%s' ", tool);
@@ -54,15 +53,8 @@ static int ctl(char *out, size_t size, const char *fmt, ...)
 	vsnprintf(cmd + n, sizeof(cmd) - n, fmt, ap);
 	va_end(ap);
 	strcat(cmd, " 2>&1");
-	fflush(stdout);
-	p = popen(cmd, "r");
-	CHECK(p);
-	out_len = fread(out, 1, size - 1, p);
-	out[out_len] = 0;
-	st = pclose(p);
-	CHECK(WIFEXITED(st));
-	printf("$ ustatic-ctl %s -> %d\n", cmd + strlen(tool) + 3,
-	       WEXITSTATUS(st));
+	st = t_capture(cmd, out, size, &out_len);
+	printf("$ ustatic-ctl %s -> %d\n", cmd + strlen(tool) + 3, st);
 	/* Shown escaped here, whatever the tool did: this log may reach a
 	 * terminal too. */
 	for (size_t i = 0; i < out_len; i++) {
@@ -73,7 +65,7 @@ static int ctl(char *out, size_t size, const char *fmt, ...)
 		else
 			printf("<%02x>", c);
 	}
-	return WEXITSTATUS(st);
+	return st;
 }
 
 /* Only printable ASCII and newlines. */

@@ -280,3 +280,18 @@ const char *t_cc(const char *cmd, char *out, size_t size)
 	CHECK(snprintf(out, size, "%s", cmd) < (int)size);
 	return NULL;
 }
+
+int t_capture(const char *cmd, char *out, size_t size, size_t *len)
+{
+	FILE *p;
+	int st;
+
+	fflush(stdout);
+	p = popen(cmd, "r");
+	CHECK(p);
+	*len = fread(out, 1, size - 1, p);
+	out[*len] = 0;
+	st = pclose(p);
+	CHECK(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}

@@ -169,6 +169,10 @@ void t_thread_start(pthread_t *th, void *(*fn)(void *),
  */
 /* Waits for child pid. */
 int t_wait(pid_t pid);
+
+/* Runs cmd with the shell; its output to out (*len bytes, then a NUL);
+ * returns its exit status (a death by signal fails the test). */
+int t_capture(const char *cmd, char *out, size_t size, size_t *len);
 /* Runs fn(arg) in a child that exits with its value. A child still
  * running after secs seconds (0: no limit) is killed by SIGALRM. */
 int t_fork_run(int (*fn)(void *), void *arg, unsigned int secs);
